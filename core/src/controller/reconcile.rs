@@ -1,0 +1,591 @@
+//! One reconcile pass over the whole cluster: list the managed routes once, `plan()`, apply the
+//! plan with bounded concurrency and a timeout on every call, then tell Kubernetes (conditions,
+//! Events) and Prometheus what happened. Failures are per node: a node in backoff, or whose call
+//! failed, never holds up another node's routes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use super::backoff::NodeBackoff;
+use super::leader::Leadership;
+use super::metrics::{Metrics, ReasonLabels};
+use super::nodes::{NodeStore, WatchedNode};
+use super::status::{EventType, StatusWriter, WantCondition};
+use crate::ClusterSpec;
+use crate::model::{CloudRoute, DesiredRoute, NodeInfo};
+use crate::plan::{Plan, plan};
+use crate::provider::{ErrorKind, ProviderError, RouteProvider};
+use crate::provider_id::InstanceRef;
+
+/// Knobs of a pass.
+#[derive(Clone, Debug)]
+pub struct ReconcileConfig {
+    /// Provider calls in flight at once.
+    pub concurrency: usize,
+    /// Backstop timeout on every provider call (providers have their own, shorter ones).
+    pub call_timeout: Duration,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for ReconcileConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 16,
+            call_timeout: Duration::from_secs(30),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What a pass did, for logs, tests and `routeplane demo`.
+#[derive(Clone, Debug, Default)]
+pub struct PassReport {
+    pub plan: Plan,
+    pub created: usize,
+    pub replaced: usize,
+    pub deleted: usize,
+    /// Node (or `table/destination` for stale routes) → the error that failed it.
+    pub failed: BTreeMap<String, ProviderError>,
+    /// Nodes skipped because they are backing off.
+    pub backing_off: usize,
+    /// When a backing-off node becomes ready: the loop schedules a pass then.
+    pub next_retry: Option<Instant>,
+    /// False when this replica is not the leader and wrote nothing.
+    pub wrote: bool,
+}
+
+/// One route operation of the plan.
+enum Op {
+    Create(DesiredRoute),
+    Replace(CloudRoute, DesiredRoute),
+}
+
+/// The per-process state a pass needs.
+pub struct Reconciler<P> {
+    provider: Arc<P>,
+    spec: ClusterSpec,
+    store: NodeStore,
+    leadership: Leadership,
+    status: Option<StatusWriter>,
+    metrics: Metrics,
+    cfg: ReconcileConfig,
+    backoff: NodeBackoff,
+    forwarding_ok: BTreeSet<String>,
+    /// Last error per node, for `routeplane status` and the condition message.
+    last_error: BTreeMap<String, String>,
+}
+
+impl<P: RouteProvider> Reconciler<P> {
+    pub fn new(
+        provider: Arc<P>,
+        spec: ClusterSpec,
+        store: NodeStore,
+        leadership: Leadership,
+        status: Option<StatusWriter>,
+        metrics: Metrics,
+        cfg: ReconcileConfig,
+    ) -> Self {
+        let backoff = NodeBackoff::new(cfg.backoff_base, cfg.backoff_max);
+        Self {
+            provider,
+            spec,
+            store,
+            leadership,
+            status,
+            metrics,
+            cfg,
+            backoff,
+            forwarding_ok: BTreeSet::new(),
+            last_error: BTreeMap::new(),
+        }
+    }
+
+    /// Runs one pass. Only the leader lists and writes: a standby spends no API budget.
+    ///
+    /// # Errors
+    /// The listing failed; nothing was written. The caller retries after a backoff.
+    pub async fn pass(&mut self) -> Result<PassReport, ProviderError> {
+        if !self.leadership.is_leader() {
+            return Ok(PassReport::default());
+        }
+        let started = Instant::now();
+        let watched = self.store.snapshot();
+        let nodes: Vec<NodeInfo> = watched.iter().map(|w| w.info.clone()).collect();
+        self.backoff
+            .retain(|n| nodes.iter().any(|x| x.name == n) || n.contains('/'));
+
+        if !self.spec.mode.writes_cloud_routes() {
+            // Host mode: the agents route; the controller only reports readiness.
+            self.update_conditions(&watched, &Plan::default(), &BTreeMap::new())
+                .await;
+            return Ok(PassReport {
+                wrote: true,
+                ..PassReport::default()
+            });
+        }
+
+        let instances: Vec<InstanceRef> = nodes
+            .iter()
+            .filter_map(|n| n.target.as_ref().ok().cloned())
+            .collect();
+        let listed = self
+            .call("list", self.provider.list_routes(&instances))
+            .await;
+        let snapshot = match listed {
+            Ok(s) => s,
+            Err(e) => {
+                self.metrics
+                    .passes
+                    .get_or_create(&ReasonLabels {
+                        reason: "list_failed",
+                    })
+                    .inc();
+                return Err(e);
+            }
+        };
+        let plan = plan(&self.spec, &nodes, &snapshot);
+        let mut report = PassReport {
+            wrote: true,
+            ..PassReport::default()
+        };
+        let failed = self.apply(&plan, &mut report).await;
+        report.failed = failed;
+        self.update_conditions(&watched, &plan, &report.failed)
+            .await;
+        self.update_metrics(&plan, &report);
+        report.next_retry = self.backoff.next_ready(Instant::now());
+        report.plan = plan;
+        self.metrics
+            .reconcile_duration
+            .observe(started.elapsed().as_secs_f64());
+        let outcome = if report.failed.is_empty() {
+            "ok"
+        } else {
+            "partial"
+        };
+        self.metrics
+            .passes
+            .get_or_create(&ReasonLabels { reason: outcome })
+            .inc();
+        if report.plan.mutations() > 0 || !report.failed.is_empty() {
+            info!(
+                created = report.created,
+                replaced = report.replaced,
+                deleted = report.deleted,
+                failed = report.failed.len(),
+                backing_off = report.backing_off,
+                took_ms = started.elapsed().as_millis(),
+                "reconciled routes"
+            );
+        }
+        Ok(report)
+    }
+
+    /// A provider call under the backstop timeout, counted in metrics.
+    async fn call<T>(
+        &self,
+        op: &'static str,
+        fut: impl Future<Output = Result<T, ProviderError>>,
+    ) -> Result<T, ProviderError> {
+        let out = match tokio::time::timeout(self.cfg.call_timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(ProviderError::new(
+                ErrorKind::Transient,
+                format!("{op} timed out after {:?}", self.cfg.call_timeout),
+            )),
+        };
+        let outcome = match &out {
+            Ok(_) => "ok",
+            Err(e) => e.kind.as_str(),
+        };
+        self.metrics.call(op, outcome);
+        out
+    }
+
+    /// Applies the plan. Returns the failures keyed by node (or by `table/destination` for
+    /// stale deletes, which have no node).
+    async fn apply(
+        &mut self,
+        plan: &Plan,
+        report: &mut PassReport,
+    ) -> BTreeMap<String, ProviderError> {
+        let now = Instant::now();
+        let mut by_node: BTreeMap<&str, Vec<Op>> = BTreeMap::new();
+        for d in &plan.create {
+            by_node
+                .entry(&d.node)
+                .or_default()
+                .push(Op::Create(d.clone()));
+        }
+        for r in &plan.replace {
+            by_node
+                .entry(&r.desired.node)
+                .or_default()
+                .push(Op::Replace(r.existing.clone(), r.desired.clone()));
+        }
+        let targets: BTreeMap<&str, InstanceRef> = self
+            .store
+            .snapshot()
+            .into_iter()
+            .filter_map(|w| w.info.target.ok().map(|t| (w.info.name, t)))
+            .map(|(n, t)| (plan_node_name(&by_node, &n), t))
+            .filter_map(|(n, t)| n.map(|n| (n, t)))
+            .collect();
+
+        let semaphore = Arc::new(Semaphore::new(self.cfg.concurrency.max(1)));
+        let mut node_jobs = Vec::new();
+        for (node, ops) in by_node {
+            if !self.backoff.ready(node, now) {
+                report.backing_off += 1;
+                continue;
+            }
+            let Some(target) = targets.get(node).cloned() else {
+                continue;
+            };
+            let needs_forwarding = !self.forwarding_ok.contains(&target.key());
+            node_jobs.push(self.node_job(
+                node.to_string(),
+                target,
+                needs_forwarding,
+                ops,
+                semaphore.clone(),
+            ));
+        }
+        let mut delete_jobs = Vec::new();
+        for r in &plan.delete {
+            let key = format!("{}/{}", r.table, r.destination);
+            if self.backoff.ready(&key, now) {
+                delete_jobs.push(self.delete_job(key, r.clone(), semaphore.clone()));
+            }
+        }
+        let (node_results, delete_results) =
+            futures::join!(join_all(node_jobs), join_all(delete_jobs));
+
+        let mut failed = BTreeMap::new();
+        for (node, forwarded, result) in node_results {
+            if let Some(key) = forwarded {
+                self.forwarding_ok.insert(key);
+            }
+            match result {
+                Ok((created, replaced)) => {
+                    report.created += created;
+                    report.replaced += replaced;
+                    self.backoff.succeeded(&node);
+                    self.last_error.remove(&node);
+                }
+                Err(e) => {
+                    let wait = self.backoff.failed(&node, Instant::now(), e.retry_after);
+                    warn!(node = %node, error = %e, retry_in_ms = wait.as_millis(), "node route failed");
+                    self.last_error.insert(node.clone(), e.to_string());
+                    failed.insert(node, e);
+                }
+            }
+        }
+        for (key, result) in delete_results {
+            match result {
+                Ok(()) => {
+                    report.deleted += 1;
+                    self.backoff.succeeded(&key);
+                }
+                Err(e) => {
+                    self.backoff.failed(&key, Instant::now(), e.retry_after);
+                    warn!(route = %key, error = %e, "stale route delete failed");
+                    failed.insert(key, e);
+                }
+            }
+        }
+        self.emit_route_events(plan, &failed).await;
+        failed
+    }
+
+    /// One node's calls: forwarding first (a route to an instance that drops forwarded packets
+    /// is a silent blackhole), then its routes in every table, concurrently.
+    fn node_job(
+        &self,
+        node: String,
+        target: InstanceRef,
+        needs_forwarding: bool,
+        ops: Vec<Op>,
+        semaphore: Arc<Semaphore>,
+    ) -> impl Future<
+        Output = (
+            String,
+            Option<String>,
+            Result<(usize, usize), ProviderError>,
+        ),
+    > + '_ {
+        async move {
+            let mut forwarded = None;
+            if needs_forwarding {
+                let r = self
+                    .guarded(
+                        &semaphore,
+                        "ensure_forwarding",
+                        self.provider.ensure_forwarding(&target),
+                    )
+                    .await;
+                if let Err(e) = r {
+                    return (node, None, Err(e));
+                }
+                forwarded = Some(target.key());
+            }
+            let calls = ops.iter().map(|op| {
+                let semaphore = semaphore.clone();
+                async move {
+                    match op {
+                        Op::Create(d) => self
+                            .guarded(&semaphore, "create_route", self.provider.create_route(d))
+                            .await
+                            .map(|()| (1, 0)),
+                        Op::Replace(e, d) => self
+                            .guarded(
+                                &semaphore,
+                                "replace_route",
+                                self.provider.replace_route(e, d),
+                            )
+                            .await
+                            .map(|()| (0, 1)),
+                    }
+                }
+            });
+            let results = join_all(calls).await;
+            let mut totals = (0, 0);
+            let mut first_err = None;
+            for r in results {
+                match r {
+                    Ok((c, rp)) => {
+                        totals.0 += c;
+                        totals.1 += rp;
+                    }
+                    Err(e) => {
+                        first_err.get_or_insert(e);
+                    }
+                }
+            }
+            (node, forwarded, first_err.map_or(Ok(totals), Err))
+        }
+    }
+
+    fn delete_job(
+        &self,
+        key: String,
+        route: CloudRoute,
+        semaphore: Arc<Semaphore>,
+    ) -> impl Future<Output = (String, Result<(), ProviderError>)> + '_ {
+        async move {
+            let r = self
+                .guarded(
+                    &semaphore,
+                    "delete_route",
+                    self.provider.delete_route(&route),
+                )
+                .await;
+            // Already gone is what we wanted.
+            let r = match r {
+                Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
+                other => other,
+            };
+            (key, r)
+        }
+    }
+
+    /// A write: waits for a concurrency slot, re-checks leadership (a replica that lost the lease
+    /// while waiting must not write), then calls under the timeout.
+    async fn guarded(
+        &self,
+        semaphore: &Semaphore,
+        op: &'static str,
+        fut: impl Future<Output = Result<(), ProviderError>>,
+    ) -> Result<(), ProviderError> {
+        let _permit = semaphore
+            .acquire()
+            .await
+            .map_err(|_| ProviderError::new(ErrorKind::Transient, "shutting down"))?;
+        if !self.leadership.is_leader() {
+            return Err(ProviderError::new(
+                ErrorKind::Transient,
+                "lost leadership before writing",
+            ));
+        }
+        self.call(op, fut).await
+    }
+
+    async fn emit_route_events(&self, plan: &Plan, failed: &BTreeMap<String, ProviderError>) {
+        let Some(status) = &self.status else { return };
+        let uid = |name: &str| self.store.get(name).map(|w| w.info.uid).unwrap_or_default();
+        let mut events = Vec::new();
+        for d in &plan.create {
+            if !failed.contains_key(&d.node) {
+                events.push((
+                    d.node.clone(),
+                    EventType::Normal,
+                    "RouteCreated",
+                    format!("route {} → {} in {}", d.destination, d.target, d.table),
+                ));
+            }
+        }
+        for r in &plan.replace {
+            let d = &r.desired;
+            if !failed.contains_key(&d.node) {
+                events.push((
+                    d.node.clone(),
+                    EventType::Normal,
+                    "RouteReplaced",
+                    format!(
+                        "route {} in {}: {} ({:?}) → {}",
+                        d.destination, d.table, r.existing.target, r.existing.state, d.target
+                    ),
+                ));
+            }
+        }
+        for (node, e) in failed.iter().filter(|(k, _)| !k.contains('/')) {
+            let reason = match e.kind {
+                ErrorKind::Quota => "RouteQuotaExceeded",
+                ErrorKind::Throttled => "RouteThrottled",
+                ErrorKind::Conflict => "RouteConflict",
+                _ => "RouteFailed",
+            };
+            events.push((node.clone(), EventType::Warning, reason, e.to_string()));
+        }
+        join_all(events.into_iter().map(|(node, kind, reason, msg)| {
+            let uid = uid(&node);
+            async move { status.event(&node, &uid, kind, reason, msg).await }
+        }))
+        .await;
+    }
+
+    /// Sets `NetworkUnavailable` on every node whose state differs from what it shows.
+    async fn update_conditions(
+        &mut self,
+        watched: &[WatchedNode],
+        plan: &Plan,
+        failed: &BTreeMap<String, ProviderError>,
+    ) {
+        let mut unroutable: BTreeMap<&str, String> = BTreeMap::new();
+        for u in &plan.unroutable {
+            unroutable
+                .entry(u.node.as_str())
+                .or_insert_with(|| u.reason.to_string());
+        }
+        let mut conflicts: BTreeMap<&str, String> = BTreeMap::new();
+        for c in &plan.conflicts {
+            conflicts.entry(c.node.as_str()).or_insert_with(|| {
+                format!(
+                    "a route routeplane does not own ({} → {}) is in the way of {} in {}",
+                    c.route.destination, c.route.target, c.pod_cidr, c.route.table
+                )
+            });
+        }
+        let pending: BTreeSet<&str> = plan
+            .create
+            .iter()
+            .map(|d| d.node.as_str())
+            .chain(plan.replace.iter().map(|r| r.desired.node.as_str()))
+            .collect();
+
+        let mut writes = Vec::new();
+        for w in watched.iter().filter(|w| !w.info.pod_cidrs.is_empty()) {
+            let name = w.info.name.as_str();
+            // Unroutable nodes and conflicts get an Event when their condition changes; route
+            // failures already got one from `emit_route_events`.
+            let (want, announce) = if let Some(why) = unroutable.get(name) {
+                (
+                    WantCondition::not_routed("NoRouteCreated", why.clone()),
+                    true,
+                )
+            } else if let Some(why) = conflicts.get(name) {
+                (
+                    WantCondition::not_routed("RouteConflict", why.clone()),
+                    true,
+                )
+            } else if let Some(e) = failed.get(name) {
+                (
+                    WantCondition::not_routed("NoRouteCreated", e.to_string()),
+                    false,
+                )
+            } else if pending.contains(name) && !self.backoff.ready(name, Instant::now()) {
+                let why = self
+                    .last_error
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| "backing off after a failure".into());
+                (WantCondition::not_routed("NoRouteCreated", why), false)
+            } else {
+                if let Some(seen_at) = w.cidrs_seen_at {
+                    self.metrics
+                        .event_to_route
+                        .observe(seen_at.elapsed().as_secs_f64());
+                    self.store.clear_seen_at(name);
+                }
+                (WantCondition::routed(), false)
+            };
+            if !want.matches(w.condition.as_ref()) {
+                writes.push((w.info.name.clone(), w.info.uid.clone(), want, announce));
+            }
+        }
+        let Some(status) = &self.status else { return };
+        let store = &self.store;
+        join_all(writes.into_iter().map(|(node, uid, want, announce)| async move {
+            match status.set_condition(&node, &want).await {
+                Ok(()) => {
+                    store.set_condition(&node, want.as_seen());
+                    if announce {
+                        status.event(&node, &uid, EventType::Warning, want.reason, want.message.clone()).await;
+                    }
+                    debug!(node = %node, status = want.status(), reason = want.reason, "condition set");
+                }
+                Err(error) => warn!(node = %node, %error, "could not set NetworkUnavailable"),
+            }
+        }))
+        .await;
+    }
+
+    fn update_metrics(&self, plan: &Plan, report: &PassReport) {
+        let desired = plan.in_sync.len() + plan.create.len() + plan.replace.len();
+        let failing = plan
+            .create
+            .iter()
+            .map(|d| &d.node)
+            .chain(plan.replace.iter().map(|r| &r.desired.node))
+            .filter(|n| report.failed.contains_key(*n) || !self.backoff.ready(n, Instant::now()))
+            .count();
+        self.metrics
+            .routes_desired
+            .set(i64::try_from(desired).unwrap_or(i64::MAX));
+        self.metrics
+            .routes_present
+            .set(i64::try_from(desired - failing).unwrap_or(i64::MAX));
+        self.metrics
+            .routes_failing
+            .set(i64::try_from(failing).unwrap_or(i64::MAX));
+        self.metrics
+            .conflicts
+            .set(i64::try_from(plan.conflicts.len()).unwrap_or(i64::MAX));
+        self.metrics.nodes_unroutable.clear();
+        for u in &plan.unroutable {
+            self.metrics
+                .nodes_unroutable
+                .get_or_create(&ReasonLabels {
+                    reason: u.reason.kind(),
+                })
+                .inc();
+        }
+    }
+
+    /// The last error of each failing node.
+    pub fn last_errors(&self) -> &BTreeMap<String, String> {
+        &self.last_error
+    }
+}
+
+fn plan_node_name<'a>(by_node: &BTreeMap<&'a str, Vec<Op>>, name: &str) -> Option<&'a str> {
+    by_node.get_key_value(name).map(|(k, _)| *k)
+}
