@@ -1,0 +1,29 @@
+//! DEL: idempotent teardown that needs neither the netns nor the veth to exist.
+//!
+//! Order is the reverse of ADD and keeps one invariant for crash safety: a masquerade element or
+//! a veth only exists while its IPAM reservation does. So the reservation goes last; a DEL killed
+//! half-way is simply repeated by the runtime (or the leftovers are found by GC).
+
+use super::Network;
+use crate::config::NetConf;
+use crate::env::Env;
+use crate::error::Result;
+use crate::ipam::{self, Owner};
+use crate::netlink::Socket;
+
+pub(super) fn del(env: &Env, conf: &NetConf) -> Result<()> {
+    let net = Network::new(conf)?;
+    let owner = Owner {
+        container_id: env.container_id.clone(),
+        ifname: env.ifname.clone(),
+    };
+    let addrs = ipam::owned_by(&net.store, &owner)?;
+    if conf.ip_masq && !addrs.is_empty() {
+        net.masq.remove_pod(&addrs)?;
+    }
+    // Deleting the host end takes the pod end with it, wherever the pod's netns is (or isn't).
+    let mut host = Socket::new()?;
+    host.delete_link(&net.host_veth(&owner))?;
+    ipam::release(&net.store, &owner)?;
+    Ok(())
+}
