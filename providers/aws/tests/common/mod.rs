@@ -1,0 +1,177 @@
+//! Fixtures shared by the integration tests: a mock EC2 world with one VPC, three subnets in
+//! three AZs and a tagged route table per subnet; a provider pointed at the mock; Nodes; and a
+//! tiny apply loop that runs core's planner and calls the provider the way the controller does.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use ipnet::IpNet;
+use routeplane_aws::{AwsConfig, AwsProvider, StaticCredentials, TableSelector};
+use routeplane_core::budget::ApiBudget;
+use routeplane_core::model::{ClusterSpec, Cloud, Mode, NodeInfo, RouteSnapshot};
+use routeplane_core::provider::{ProviderError, RouteProvider};
+use routeplane_core::provider_id::InstanceRef;
+use routeplane_core::retry::RetryPolicy;
+use routeplane_core::{plan, Plan};
+use routeplane_mocks::ec2::{MockEc2, Throttle, World};
+
+pub const CLUSTER: &str = "c1";
+pub const TAG: &str = "kubernetes.io/cluster/c1";
+pub const VPC: &str = "vpc-0a";
+pub const TABLES: [&str; 3] = ["rtb-0a1", "rtb-0b2", "rtb-0c3"];
+pub const SUBNETS: [&str; 3] = ["subnet-0a1", "subnet-0b2", "subnet-0c3"];
+
+/// The id of node `i`'s instance.
+pub fn instance(i: usize) -> String {
+    format!("i-{i:08x}")
+}
+
+/// A world with a tagged table per subnet (the first also main), an internet route in each,
+/// and `nodes` running instances tagged for the cluster, spread over the subnets.
+pub fn world(nodes: usize) -> World {
+    let mut w = World::new();
+    w.add_vpc(VPC, "10.0.0.0/16").unwrap();
+    for (i, (subnet, table)) in SUBNETS.iter().zip(TABLES).enumerate() {
+        w.add_subnet(subnet, VPC, &format!("10.0.{}.0/24", i + 1), &format!("us-east-1{}", ["a", "b", "c"][i]))
+            .unwrap();
+        w.add_route_table(table, VPC, i == 0, &[subnet]).unwrap();
+        w.tag(table, TAG, "owned").unwrap();
+        w.add_route(table, "0.0.0.0/0", routeplane_mocks::ec2::Target::Gateway("igw-0a".into())).unwrap();
+    }
+    for i in 0..nodes {
+        add_instance(&mut w, i);
+    }
+    w
+}
+
+/// Adds node `i`'s instance (tagged for the cluster) to a world.
+pub fn add_instance(w: &mut World, i: usize) {
+    let id = instance(i);
+    w.add_instance(&id, SUBNETS[i % 3]).unwrap();
+    w.tag(&id, TAG, "owned").unwrap();
+}
+
+/// Starts the mock with EC2's throttling.
+pub async fn mock(world: World) -> MockEc2 {
+    MockEc2::builder().world(world).start().await.unwrap()
+}
+
+/// Starts the mock with the given throttling.
+pub async fn mock_with(world: World, throttle: Throttle) -> MockEc2 {
+    MockEc2::builder().world(world).throttle(throttle).start().await.unwrap()
+}
+
+/// A provider configuration for the mock: fixed credentials, fast retries.
+pub fn config(mock: &MockEc2, tables: TableSelector) -> AwsConfig {
+    let mut cfg = AwsConfig::new(CLUSTER);
+    cfg.region = Some("us-east-1".into());
+    cfg.endpoint_url = Some(mock.endpoint_url());
+    cfg.credentials = Some(StaticCredentials { access_key_id: "AKIDTEST".into(), secret_access_key: "secret".into() });
+    cfg.tables = tables;
+    cfg.retry = RetryPolicy { max_attempts: 6, base: Duration::from_millis(20), max_delay: Duration::from_millis(500) };
+    cfg.call_timeout = Duration::from_secs(5);
+    cfg
+}
+
+pub async fn provider(mock: &MockEc2, tables: TableSelector) -> AwsProvider {
+    AwsProvider::new(config(mock, tables)).await.unwrap()
+}
+
+/// A provider that never waits on its own budget (for tests about the mock's throttling).
+pub async fn unbudgeted(mock: &MockEc2, tables: TableSelector) -> AwsProvider {
+    let mut cfg = config(mock, tables);
+    cfg.budget = ApiBudget::unlimited();
+    AwsProvider::new(cfg).await.unwrap()
+}
+
+pub fn spec() -> ClusterSpec {
+    ClusterSpec::new(
+        CLUSTER,
+        vec!["10.244.0.0/16".parse().unwrap(), "fd00:10:244::/56".parse().unwrap()],
+        Mode::Cloud,
+        Cloud::Aws,
+    )
+    .unwrap()
+}
+
+/// Node `i` with Pod CIDR 10.244.i.0/24 (and fd00:10:244:i::/64 when `dual`).
+pub fn node(i: usize, dual: bool) -> NodeInfo {
+    let mut pod_cidrs: Vec<IpNet> = vec![format!("10.244.{i}.0/24").parse().unwrap()];
+    if dual {
+        pod_cidrs.push(format!("fd00:10:244:{i:x}::/64").parse().unwrap());
+    }
+    NodeInfo {
+        name: format!("node-{i}"),
+        uid: format!("uid-{i}"),
+        pod_cidrs,
+        target: Ok(InstanceRef::Aws { zone: Some("us-east-1a".into()), instance_id: instance(i) }),
+        internal_ips: Vec::new(),
+        ready: true,
+    }
+}
+
+pub fn nodes(range: std::ops::Range<usize>, dual: bool) -> Vec<NodeInfo> {
+    range.map(|i| node(i, dual)).collect()
+}
+
+pub fn refs(nodes: &[NodeInfo]) -> Vec<InstanceRef> {
+    nodes.iter().filter_map(|n| n.target.clone().ok()).collect()
+}
+
+/// What one pass did.
+#[derive(Debug, Default)]
+pub struct Pass {
+    pub snapshot: RouteSnapshot,
+    pub plan: Plan,
+    pub errors: Vec<(String, ProviderError)>,
+}
+
+/// One controller-like pass: list, plan, apply (forwarding first, then the node's routes).
+pub async fn pass(p: &AwsProvider, nodes: &[NodeInfo]) -> Pass {
+    let snapshot = p.list_routes(&refs(nodes)).await.unwrap();
+    let plan = plan(&spec(), nodes, &snapshot);
+    let mut errors = Vec::new();
+    let target_of = |node: &str| nodes.iter().find(|n| n.name == node).and_then(|n| n.target.clone().ok()).unwrap();
+    for want in &plan.create {
+        if let Err(e) = p.ensure_forwarding(&target_of(&want.node)).await {
+            errors.push((want.node.clone(), e));
+            continue;
+        }
+        if let Err(e) = p.create_route(want).await {
+            errors.push((format!("{}:{}", want.table, want.node), e));
+        }
+    }
+    for r in &plan.replace {
+        if let Err(e) = p.ensure_forwarding(&target_of(&r.desired.node)).await {
+            errors.push((r.desired.node.clone(), e));
+            continue;
+        }
+        if let Err(e) = p.replace_route(&r.existing, &r.desired).await {
+            errors.push((format!("{}:{}", r.desired.table, r.desired.node), e));
+        }
+    }
+    for r in &plan.delete {
+        if let Err(e) = p.delete_route(r).await {
+            errors.push((format!("{}:{}", r.table, r.destination), e));
+        }
+    }
+    Pass { snapshot, plan, errors }
+}
+
+/// The routes of `table` in the mock as (destination, instance, state) strings.
+pub fn routes_in(mock: &MockEc2, table: &str) -> Vec<(String, Option<String>, String)> {
+    mock.world()
+        .routes(table)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.destination.to_string(), r.instance_id.clone(), r.state.as_str().to_string()))
+        .collect()
+}
+
+/// Whether `table` routes `cidr` to `instance`, actively.
+pub fn routes_to(mock: &MockEc2, table: &str, cidr: &str, instance: &str) -> bool {
+    routes_in(mock, table)
+        .iter()
+        .any(|(d, i, s)| d == cidr && i.as_deref() == Some(instance) && s == "active")
+}
