@@ -46,6 +46,7 @@ pub fn nft_table(network: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

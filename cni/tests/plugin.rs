@@ -399,8 +399,8 @@ fn bad_input_in_a_node_gets_the_right_code_and_leaves_no_state() {
     assert_eq!(node.reservations().len(), 5);
     assert_eq!(node.veths().len(), 5);
     assert!(pods[0].try_exec(&["ping", "-c1", "-W2", "10.200.8.1"]));
-    for i in 0..5 {
-        assert!(node.del(&format!("x{i}"), Some(&pods[i])).ok);
+    for (i, p) in pods.iter().take(5).enumerate() {
+        assert!(node.del(&format!("x{i}"), Some(p)).ok);
     }
     assert_no_state(&node);
     // STATUS with ranges: ready.

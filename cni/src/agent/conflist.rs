@@ -93,6 +93,7 @@ pub fn write_conflist(conf_dir: &Path, spec: &ConflistSpec) -> Result<bool> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::config::NetConf;

@@ -74,6 +74,7 @@ pub fn install_binary(src: &Path, bin_dir: &Path, name: &str) -> Result<bool> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

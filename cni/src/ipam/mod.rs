@@ -190,6 +190,7 @@ pub fn gc(store: &Store, valid: &HashSet<Owner>) -> Result<(HashMap<IpAddr, Owne
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::config::RangeConf;

@@ -139,6 +139,7 @@ pub fn range_sets(ipam: &IpamConf) -> Result<Vec<Vec<Range>>> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
