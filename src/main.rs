@@ -1,1 +1,7 @@
-fn main() {}
+//! The `routeplane` binary: CLI wiring only. Each subcommand lives in `cli/`.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

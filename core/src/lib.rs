@@ -13,6 +13,7 @@
 pub mod alloc;
 pub mod budget;
 pub mod controller;
+pub mod duration;
 pub mod error;
 pub mod model;
 pub mod plan;

@@ -1,0 +1,101 @@
+//! Flags shared by the subcommands that talk to a cluster and a cloud (`controller`, `plan`):
+//! which cluster, its CIDRs and mode, the kubeconfig, and the provider's own flags.
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use ipnet::IpNet;
+use routeplane_aws::{AwsArgs, AwsProvider};
+use routeplane_core::{Cloud, ClusterSpec, Mode};
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CloudArg {
+    /// EC2 VPC route tables (aws-sdk-ec2).
+    Aws,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ClusterArgs {
+    /// Kubeconfig to use; without it: KUBECONFIG, ~/.kube/config, then in-cluster.
+    #[arg(long, env = "ROUTEPLANE_KUBECONFIG", value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Cluster name: scopes route ownership (the kubernetes.io/cluster/<name> tag on AWS).
+    #[arg(long, env = "ROUTEPLANE_CLUSTER_NAME", value_name = "NAME")]
+    pub cluster_name: String,
+
+    /// Cluster Pod CIDR(s), one per family for dual-stack. routeplane never touches a route
+    /// outside them. Repeat the flag or comma-separate.
+    #[arg(long = "cluster-cidr", env = "ROUTEPLANE_CLUSTER_CIDR", value_name = "CIDR", value_delimiter = ',', required = true, value_parser = parse_cidr)]
+    pub cluster_cidrs: Vec<IpNet>,
+
+    /// Who routes between nodes: `cloud` (VPC routes), `host` (kernel routes set by the agents;
+    /// all nodes on one L2 segment), `hybrid` (both).
+    #[arg(long, env = "ROUTEPLANE_MODE", default_value = "cloud", value_parser = parse_mode)]
+    pub mode: Mode,
+
+    /// Which cloud to program.
+    #[arg(long, env = "ROUTEPLANE_CLOUD", value_enum, default_value = "aws")]
+    pub cloud: CloudArg,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+fn parse_cidr(s: &str) -> Result<IpNet, String> {
+    let net: IpNet = s
+        .trim()
+        .parse()
+        .map_err(|e| format!("invalid CIDR {s:?}: {e}"))?;
+    if net.trunc() != net {
+        return Err(format!(
+            "CIDR {s:?} has host bits set; did you mean {}?",
+            net.trunc()
+        ));
+    }
+    Ok(net)
+}
+
+fn parse_mode(s: &str) -> Result<Mode, String> {
+    s.parse()
+        .map_err(|e: routeplane_core::ConfigError| e.to_string())
+}
+
+pub use routeplane_core::duration::parse_duration;
+
+impl ClusterArgs {
+    pub fn spec(&self) -> anyhow::Result<ClusterSpec> {
+        let cloud = match self.cloud {
+            CloudArg::Aws => Cloud::Aws,
+        };
+        ClusterSpec::new(
+            self.cluster_name.clone(),
+            self.cluster_cidrs.clone(),
+            self.mode,
+            cloud,
+        )
+        .context("invalid cluster flags")
+    }
+
+    pub async fn kube(&self) -> anyhow::Result<kube::Client> {
+        super::kube_client::client(self.kubeconfig.as_deref()).await
+    }
+
+    /// Builds the AWS provider and checks that credentials resolve, so a missing credential is
+    /// a start-up error and not a per-node failure later.
+    pub async fn aws_provider(&self) -> anyhow::Result<AwsProvider> {
+        let cfg = self
+            .aws
+            .clone()
+            .into_config(&self.cluster_name)
+            .context("invalid AWS flags")?;
+        let provider = AwsProvider::new(cfg)
+            .await
+            .context("setting up the AWS provider")?;
+        provider
+            .check_credentials()
+            .await
+            .context("checking AWS credentials")?;
+        Ok(provider)
+    }
+}

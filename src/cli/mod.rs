@@ -1,0 +1,80 @@
+//! Command-line entry: parses the subcommand, sets up logging and the runtime, and maps errors
+//! to a message and an exit code. Subcommands: `controller`, `demo`, `plan`, `status`,
+//! `version` (and `agent`, `lab` as the node side lands).
+
+mod common;
+mod controller;
+mod demo;
+mod kube_client;
+mod plan;
+mod telemetry;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Routed pod networking for self-managed Kubernetes on AWS and GCP: one cloud route per node
+/// Pod CIDR, no overlay, no encapsulation, no MTU cost.
+#[derive(Parser, Debug)]
+#[command(
+    name = "routeplane",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+struct Cli {
+    #[command(flatten)]
+    log: telemetry::LogArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the leader-elected route controller: watch Nodes, program cloud routes.
+    Controller(Box<controller::ControllerArgs>),
+    /// Run the whole control plane on an embedded mock EC2 and fake Kubernetes API (no account,
+    /// no root) and watch it converge, survive churn and repair a hijacked route.
+    Demo(demo::DemoArgs),
+    /// Print the route changes the controller would make, and change nothing. Exit code 0 when
+    /// nothing would change, 2 when something would.
+    Plan(Box<plan::PlanArgs>),
+    /// Print build and version information.
+    Version,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = telemetry::init(&cli.log) {
+        eprintln!("routeplane: {e:#}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("routeplane: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Controller(args) => controller::run(*args).await.map(|()| ExitCode::SUCCESS),
+            Command::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Plan(args) => plan::run(*args).await,
+            Command::Version => {
+                println!("routeplane {}", env!("CARGO_PKG_VERSION"));
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("routeplane: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
