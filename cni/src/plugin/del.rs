@@ -7,7 +7,7 @@
 use super::Network;
 use crate::config::NetConf;
 use crate::env::Env;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ipam::{self, Owner};
 use crate::netlink::Socket;
 
@@ -18,12 +18,26 @@ pub(super) fn del(env: &Env, conf: &NetConf) -> Result<()> {
         ifname: env.ifname.clone(),
     };
     let addrs = ipam::owned_by(&net.store, &owner)?;
-    if conf.ip_masq && !addrs.is_empty() {
-        net.masq.remove_pod(&addrs)?;
-    }
+    // The masquerade transaction and the link deletion each wait out an RCU grace period in the
+    // kernel (~10-20 ms) and take different locks (nfnl mutex, RTNL), so run them side by side.
     // Deleting the host end takes the pod end with it, wherever the pod's netns is (or isn't).
-    let mut host = Socket::new()?;
-    host.delete_link(&net.host_veth(&owner))?;
+    let host_veth = net.host_veth(&owner);
+    let (masq, link) = std::thread::scope(|s| {
+        let masq = s.spawn(|| {
+            if conf.ip_masq && !addrs.is_empty() {
+                net.masq.remove_pod(&addrs)
+            } else {
+                Ok(())
+            }
+        });
+        let link = Socket::new().and_then(|mut host| host.delete_link(&host_veth));
+        let masq = masq
+            .join()
+            .unwrap_or_else(|_| Err(Error::Internal("masquerade thread panicked".into())));
+        (masq, link)
+    });
+    masq?;
+    link?;
     ipam::release(&net.store, &owner)?;
     Ok(())
 }
