@@ -42,9 +42,9 @@ fn client(fake: &FakeKube, agent: &str) -> Client {
     Client::try_from(config).unwrap()
 }
 
-/// Polls `check` until it holds, failing after 5 s.
+/// Polls `check` until it holds, failing after 10 s (the watcher backs off after errors).
 async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !check() {
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -559,4 +559,27 @@ async fn requests_are_counted_by_verb_resource_and_user_agent() {
         )]
     );
     assert_eq!(fake.request_count("get", "nodes"), 1);
+}
+
+#[tokio::test]
+async fn injected_failures_and_latency_reach_the_client() {
+    let fake = FakeKube::start().await.unwrap();
+    fake.add_node(node("n1").build()).unwrap();
+    let nodes: Api<Node> = Api::all(client(&fake, "test"));
+
+    // Not 503: kube 5 retries 429/503/504 itself, up to 15 times with backoff (minutes).
+    fake.set_failing(Some(500));
+    let kube::Error::Api(status) = nodes.get("n1").await.unwrap_err() else {
+        panic!("expected a Status");
+    };
+    assert_eq!(
+        (status.code, status.reason.as_str()),
+        (500, "InternalError")
+    );
+
+    fake.set_failing(None);
+    fake.set_latency(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    nodes.get("n1").await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
 }

@@ -370,7 +370,9 @@ impl FakeKube {
     }
 
     /// While `Some(code)`, every request is answered with that HTTP code and a `Status`
-    /// (e.g. 500 `InternalError`, 503 `ServiceUnavailable`, 429 `TooManyRequests`).
+    /// (e.g. 500 `InternalError`, 503 `ServiceUnavailable`, 429 `TooManyRequests`). kube 5
+    /// clients retry 429/503/504 themselves, up to 15 times with growing backoff, so a call can
+    /// block for minutes before the caller sees the error.
     pub fn set_failing(&self, code: Option<u16>) {
         self.shared.faults.set_failing(code);
     }
