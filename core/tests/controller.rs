@@ -1,6 +1,8 @@
 //! The controller end to end: the real kube-rs client over HTTP against the fake API server,
 //! with the in-memory provider standing in for the cloud.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests panic on failure by design
+
 mod support;
 
 use std::collections::BTreeMap;

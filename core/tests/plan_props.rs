@@ -2,6 +2,8 @@
 //! touches a route outside ownership, (2) applying it leaves every foreign route as it was and
 //! the owned routes exactly equal to the desired set, and (3) planning again changes nothing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests panic on failure by design
+
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;

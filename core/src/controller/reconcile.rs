@@ -308,21 +308,19 @@ impl<P: RouteProvider> Reconciler<P> {
 
     /// One node's calls: forwarding first (a route to an instance that drops forwarded packets
     /// is a silent blackhole), then its routes in every table, concurrently.
-    fn node_job(
+    async fn node_job(
         &self,
         node: String,
         target: InstanceRef,
         needs_forwarding: bool,
         ops: Vec<Op>,
         semaphore: Arc<Semaphore>,
-    ) -> impl Future<
-        Output = (
-            String,
-            Option<String>,
-            Result<(usize, usize), ProviderError>,
-        ),
-    > + '_ {
-        async move {
+    ) -> (
+        String,
+        Option<String>,
+        Result<(usize, usize), ProviderError>,
+    ) {
+        {
             let mut forwarded = None;
             if needs_forwarding {
                 let r = self
@@ -374,13 +372,13 @@ impl<P: RouteProvider> Reconciler<P> {
         }
     }
 
-    fn delete_job(
+    async fn delete_job(
         &self,
         key: String,
         route: CloudRoute,
         semaphore: Arc<Semaphore>,
-    ) -> impl Future<Output = (String, Result<(), ProviderError>)> + '_ {
-        async move {
+    ) -> (String, Result<(), ProviderError>) {
+        {
             let r = self
                 .guarded(
                     &semaphore,
