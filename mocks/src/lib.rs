@@ -1,2 +1,3 @@
 //! placeholder
+pub mod ec2;
 pub mod kube_api;

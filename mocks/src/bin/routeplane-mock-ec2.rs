@@ -22,7 +22,11 @@ enum ThrottleMode {
 #[command(name = "routeplane-mock-ec2", version)]
 struct Args {
     /// Address to listen on.
-    #[arg(long, env = "ROUTEPLANE_MOCK_EC2_LISTEN", default_value = "127.0.0.1:8787")]
+    #[arg(
+        long,
+        env = "ROUTEPLANE_MOCK_EC2_LISTEN",
+        default_value = "127.0.0.1:8787"
+    )]
     listen: SocketAddr,
     /// World file (YAML or JSON) to start from; a small example world when absent.
     #[arg(long, env = "ROUTEPLANE_MOCK_EC2_WORLD")]
@@ -31,7 +35,12 @@ struct Args {
     #[arg(long, env = "ROUTEPLANE_MOCK_EC2_ROUTE_LIMIT")]
     route_limit: Option<usize>,
     /// Request throttling.
-    #[arg(long, env = "ROUTEPLANE_MOCK_EC2_THROTTLE", value_enum, default_value = "ec2")]
+    #[arg(
+        long,
+        env = "ROUTEPLANE_MOCK_EC2_THROTTLE",
+        value_enum,
+        default_value = "ec2"
+    )]
     throttle: ThrottleMode,
     /// Latency added to every request, in milliseconds.
     #[arg(long, env = "ROUTEPLANE_MOCK_EC2_LATENCY_MS", default_value_t = 0)]
@@ -57,7 +66,9 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     let world = match &args.world {
-        Some(path) => World::load(path).with_context(|| format!("loading world {}", path.display()))?,
+        Some(path) => {
+            World::load(path).with_context(|| format!("loading world {}", path.display()))?
+        }
         None => World::example(),
     };
     let throttle = match args.throttle {
@@ -79,9 +90,12 @@ async fn main() -> anyhow::Result<()> {
     }
     let mock = builder.start().await.context("starting the mock EC2")?;
     tracing::info!(endpoint = %mock.endpoint_url(), "mock EC2 ready");
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     if args.dump_on_exit {
-        let yaml = serde_yaml::to_string(&mock.world().snapshot()).context("rendering the world")?;
+        let yaml =
+            serde_yaml::to_string(&mock.world().snapshot()).context("rendering the world")?;
         println!("{yaml}");
     }
     let calls = mock.calls().counts_by_action();

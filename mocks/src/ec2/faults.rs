@@ -169,11 +169,11 @@ impl FaultState {
             let offset = self.rng.random_range(-j..=j);
             Duration::from_secs_f64((spec.latency.as_secs_f64() + offset).max(0.0))
         };
-        if let Some(left) = self.bursts.get_mut(action) {
-            if *left > 0 {
-                *left -= 1;
-                return (delay, Some(Fault::Throttle));
-            }
+        if let Some(left) = self.bursts.get_mut(action)
+            && *left > 0
+        {
+            *left -= 1;
+            return (delay, Some(Fault::Throttle));
         }
         let mut roll = |p: f64| p > 0.0 && self.rng.random::<f64>() < p;
         let fault = if roll(spec.drop_connection) {
@@ -185,7 +185,8 @@ impl FaultState {
         } else if roll(spec.unavailable) {
             Some(Fault::Unavailable)
         } else if roll(spec.throttle) {
-            self.bursts.insert(action.to_string(), spec.throttle_burst.saturating_sub(1));
+            self.bursts
+                .insert(action.to_string(), spec.throttle_burst.saturating_sub(1));
             Some(Fault::Throttle)
         } else {
             None
@@ -195,6 +196,7 @@ impl FaultState {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -203,7 +205,9 @@ mod tests {
         let plan = Faults::seeded(7).all(FaultSpec::new().internal_error(0.5));
         let run = |plan: &Faults| {
             let mut s = FaultState::new(plan.clone());
-            (0..32).map(|_| s.decide("CreateRoute").1).collect::<Vec<_>>()
+            (0..32)
+                .map(|_| s.decide("CreateRoute").1)
+                .collect::<Vec<_>>()
         };
         assert_eq!(run(&plan), run(&plan));
         assert!(run(&plan).iter().any(Option::is_some));

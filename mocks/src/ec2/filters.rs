@@ -63,19 +63,25 @@ pub fn apply<T>(
                 } else {
                     values(item, &f.name)
                 };
-                f.values.iter().any(|want| have.iter().any(|h| glob(want, h)))
+                f.values
+                    .iter()
+                    .any(|want| have.iter().any(|h| glob(want, h)))
             })
         })
         .collect())
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn wildcards_match_like_ec2() {
-        assert!(glob("kubernetes.io/cluster/*", "kubernetes.io/cluster/demo"));
+        assert!(glob(
+            "kubernetes.io/cluster/*",
+            "kubernetes.io/cluster/demo"
+        ));
         assert!(glob("rtb-?", "rtb-1"));
         assert!(!glob("rtb-?", "rtb-12"));
         assert!(glob("*a*b", "xxaxxb"));

@@ -41,8 +41,8 @@ pub use faults::{FaultSpec, Faults};
 pub use record::{BudgetViolation, Call, CallLog, Outcome};
 pub use throttle::{Bucket, Throttle};
 pub use world::{
-    Instance, InstanceState, NetworkInterface, Route, RouteOrigin, RouteState, RouteTable, RouteView, Subnet, Target,
-    Vpc, World, WorldHandle,
+    Instance, InstanceState, NetworkInterface, Route, RouteOrigin, RouteState, RouteTable,
+    RouteView, Subnet, Target, Vpc, World, WorldHandle,
 };
 
 use faults::{Fault, FaultState};
@@ -119,10 +119,12 @@ impl MockEc2Builder {
             world.route_limit = limit;
         }
         world.normalise()?;
-        let listener = TcpListener::bind(self.listen).await.map_err(|source| Error::Bind {
-            addr: self.listen.to_string(),
-            source,
-        })?;
+        let listener = TcpListener::bind(self.listen)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: self.listen.to_string(),
+                source,
+            })?;
         let addr = listener.local_addr().map_err(|source| Error::Bind {
             addr: self.listen.to_string(),
             source,
@@ -238,7 +240,14 @@ impl Shared {
     /// A UUID-shaped request ID, unique per server.
     fn request_id(&self) -> String {
         let n = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
-        format!("{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}", n, 0x7270, n & 0xfff, (n >> 12) & 0xfff, n)
+        format!(
+            "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+            n,
+            0x7270,
+            n & 0xfff,
+            (n >> 12) & 0xfff,
+            n
+        )
     }
 }
 
@@ -280,7 +289,11 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: Cancellatio
     conns.shutdown().await;
 }
 
-async fn handle(shared: Arc<Shared>, kill: CancellationToken, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+async fn handle(
+    shared: Arc<Shared>,
+    kill: CancellationToken,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
     let request_id = shared.request_id();
     let at = shared.started.elapsed();
     let (parts, body) = req.into_parts();
@@ -317,7 +330,13 @@ async fn handle(shared: Arc<Shared>, kill: CancellationToken, req: Request<Incom
         fault: None,
     };
     if !actions::is_known(&action) {
-        return Ok(finish(&shared, call, Err(ApiError::invalid_action(&action)), &action, &request_id));
+        return Ok(finish(
+            &shared,
+            call,
+            Err(ApiError::invalid_action(&action)),
+            &action,
+            &request_id,
+        ));
     }
 
     let (delay, fault) = shared.faults.lock().decide(&action);
@@ -336,7 +355,11 @@ async fn handle(shared: Arc<Shared>, kill: CancellationToken, req: Request<Incom
             call.outcome = Outcome::Hung;
             shared.calls.push(call);
             tokio::time::sleep(hang).await;
-            return Ok(render(Err(ApiError::internal_error()), &action, &request_id));
+            return Ok(render(
+                Err(ApiError::internal_error()),
+                &action,
+                &request_id,
+            ));
         }
         Some(Fault::InternalError) => Err(ApiError::internal_error()),
         Some(Fault::Unavailable) => Err(ApiError::unavailable()),
@@ -347,14 +370,19 @@ async fn handle(shared: Arc<Shared>, kill: CancellationToken, req: Request<Incom
 }
 
 /// The normal pipeline: bucket, IAM deny list, DryRun, then the action under the world lock.
-fn process(shared: &Shared, action: &str, params: &Params, at: std::time::Duration) -> Result<String, ApiError> {
+fn process(
+    shared: &Shared,
+    action: &str,
+    params: &Params,
+    at: std::time::Duration,
+) -> Result<String, ApiError> {
     {
         let mut guard = shared.throttle.lock();
         let (throttle, buckets) = &mut *guard;
-        if let Some((key, bucket)) = throttle.bucket_for(action, params.is_narrowed()) {
-            if !buckets.take(&key, bucket, at) {
-                return Err(ApiError::request_limit_exceeded());
-            }
+        if let Some((key, bucket)) = throttle.bucket_for(action, params.is_narrowed())
+            && !buckets.take(&key, bucket, at)
+        {
+            return Err(ApiError::request_limit_exceeded());
         }
     }
     shared.world.edit(|w| {
@@ -368,7 +396,13 @@ fn process(shared: &Shared, action: &str, params: &Params, at: std::time::Durati
     })
 }
 
-fn finish(shared: &Shared, mut call: Call, result: Result<String, ApiError>, action: &str, request_id: &str) -> Response<Body> {
+fn finish(
+    shared: &Shared,
+    mut call: Call,
+    result: Result<String, ApiError>,
+    action: &str,
+    request_id: &str,
+) -> Response<Body> {
     call.outcome = match &result {
         Ok(_) => Outcome::Ok,
         Err(e) => Outcome::Error {
@@ -391,7 +425,10 @@ fn render(result: Result<String, ApiError>, action: &str, request_id: &str) -> R
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
     let headers = resp.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/xml;charset=UTF-8"));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/xml;charset=UTF-8"),
+    );
     headers.insert(SERVER, HeaderValue::from_static("AmazonEC2"));
     if let Ok(v) = HeaderValue::from_str(request_id) {
         // aws-sdk-ec2 reads the request ID from this header, not from the body.

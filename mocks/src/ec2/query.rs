@@ -26,8 +26,9 @@ pub struct Params {
 impl Params {
     /// Decodes a form body (or URL query string). Repeated keys keep the last value, like EC2.
     pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-            .map_err(|e| ApiError::invalid_parameter_value(format!("malformed request body: {e}")))?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|e| {
+            ApiError::invalid_parameter_value(format!("malformed request body: {e}"))
+        })?;
         Ok(Self {
             map: pairs.into_iter().collect(),
         })
@@ -40,12 +41,16 @@ impl Params {
 
     /// A parameter if present and non-empty.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.map.get(name).map(String::as_str).filter(|v| !v.is_empty())
+        self.map
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// A parameter that must be present: `MissingParameter` otherwise.
     pub fn require(&self, name: &str) -> Result<&str, ApiError> {
-        self.get(name).ok_or_else(|| ApiError::missing_parameter(name))
+        self.get(name)
+            .ok_or_else(|| ApiError::missing_parameter(name))
     }
 
     /// A boolean parameter (`true`/`false`, case-insensitive).
@@ -162,6 +167,7 @@ impl Params {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -185,6 +191,9 @@ mod tests {
     #[test]
     fn rejects_max_results_outside_the_documented_range() {
         let p = Params::parse(b"MaxResults=2").unwrap();
-        assert_eq!(p.max_results(5, 100).unwrap_err().code, "InvalidParameterValue");
+        assert_eq!(
+            p.max_results(5, 100).unwrap_err().code,
+            "InvalidParameterValue"
+        );
     }
 }

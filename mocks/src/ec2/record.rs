@@ -111,12 +111,21 @@ impl CallLog {
 
     /// Calls of one action.
     pub fn count(&self, action: &str) -> usize {
-        self.inner.lock().iter().filter(|c| c.action == action).count()
+        self.inner
+            .lock()
+            .iter()
+            .filter(|c| c.action == action)
+            .count()
     }
 
     /// Every mutating call, in order.
     pub fn mutating(&self) -> Vec<Call> {
-        self.inner.lock().iter().filter(|c| c.mutating).cloned().collect()
+        self.inner
+            .lock()
+            .iter()
+            .filter(|c| c.mutating)
+            .cloned()
+            .collect()
     }
 
     /// Calls that failed with `code`.
@@ -171,6 +180,7 @@ impl CallLog {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -197,6 +207,9 @@ mod tests {
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].index, 3);
         assert!(log.budget_violations(&Throttle::ec2_defaults()).is_empty());
-        assert_eq!(log.max_in_window("CreateRoute", Duration::from_millis(1)), 2);
+        assert_eq!(
+            log.max_in_window("CreateRoute", Duration::from_millis(1)),
+            2
+        );
     }
 }

@@ -74,11 +74,20 @@ impl Throttle {
             ("CreateTags", Bucket::new(100.0, 10.0)),
             ("TerminateInstances", Bucket::new(100.0, 5.0)),
         ];
-        let unfiltered = [("DescribeInstances", UNFILTERED), ("DescribeNetworkInterfaces", UNFILTERED)];
+        let unfiltered = [
+            ("DescribeInstances", UNFILTERED),
+            ("DescribeNetworkInterfaces", UNFILTERED),
+        ];
         Self {
             enabled: true,
-            per_action: per_action.into_iter().map(|(a, b)| (a.to_string(), b)).collect(),
-            unfiltered: unfiltered.into_iter().map(|(a, b)| (a.to_string(), b)).collect(),
+            per_action: per_action
+                .into_iter()
+                .map(|(a, b)| (a.to_string(), b))
+                .collect(),
+            unfiltered: unfiltered
+                .into_iter()
+                .map(|(a, b)| (a.to_string(), b))
+                .collect(),
             non_mutating: NON_MUTATING,
             mutating: MUTATING,
         }
@@ -94,7 +103,8 @@ impl Throttle {
 
     /// Overrides one action's bucket (e.g. a tiny bucket to provoke throttling in a test).
     pub fn with_bucket(mut self, action: &str, capacity: f64, refill_per_sec: f64) -> Self {
-        self.per_action.insert(action.to_string(), Bucket::new(capacity, refill_per_sec));
+        self.per_action
+            .insert(action.to_string(), Bucket::new(capacity, refill_per_sec));
         self.unfiltered.remove(action);
         self
     }
@@ -110,10 +120,8 @@ impl Throttle {
         if !self.enabled {
             return None;
         }
-        if !narrowed {
-            if let Some(b) = self.unfiltered.get(action) {
-                return Some((format!("{action}#unfiltered"), *b));
-            }
+        if !narrowed && let Some(b) = self.unfiltered.get(action) {
+            return Some((format!("{action}#unfiltered"), *b));
         }
         if let Some(b) = self.per_action.get(action) {
             return Some((action.to_string(), *b));
@@ -137,7 +145,10 @@ pub struct Buckets {
 impl Buckets {
     /// Takes one token at time `at`; `false` means the request is throttled.
     pub fn take(&mut self, key: &str, bucket: Bucket, at: Duration) -> bool {
-        let (tokens, last) = self.state.entry(key.to_string()).or_insert((bucket.capacity, at));
+        let (tokens, last) = self
+            .state
+            .entry(key.to_string())
+            .or_insert((bucket.capacity, at));
         let elapsed = at.saturating_sub(*last).as_secs_f64();
         *tokens = (*tokens + elapsed * bucket.refill_per_sec).min(bucket.capacity);
         *last = at.max(*last);
@@ -156,6 +167,7 @@ impl Buckets {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -173,10 +185,19 @@ mod tests {
     #[test]
     fn unfiltered_describe_instances_uses_the_smaller_bucket() {
         let t = Throttle::ec2_defaults();
-        assert_eq!(t.bucket_for("DescribeInstances", false).unwrap().1, UNFILTERED);
-        assert_eq!(t.bucket_for("DescribeInstances", true).unwrap().1, NON_MUTATING);
+        assert_eq!(
+            t.bucket_for("DescribeInstances", false).unwrap().1,
+            UNFILTERED
+        );
+        assert_eq!(
+            t.bucket_for("DescribeInstances", true).unwrap().1,
+            NON_MUTATING
+        );
         assert_eq!(t.bucket_for("CreateRoute", true).unwrap().1, MUTATING);
-        assert_eq!(t.bucket_for("CreateTags", true).unwrap().1, Bucket::new(100.0, 10.0));
+        assert_eq!(
+            t.bucket_for("CreateTags", true).unwrap().1,
+            Bucket::new(100.0, 10.0)
+        );
         assert!(Throttle::off().bucket_for("CreateRoute", true).is_none());
     }
 }

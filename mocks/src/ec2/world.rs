@@ -272,7 +272,9 @@ impl RouteOrigin {
 pub struct Route {
     /// Destination CIDR (IPv4 or IPv6).
     pub destination: IpNet,
-    /// Target.
+    /// Target. Written as a one-key map (`{gateway: igw-1}`) or `local`, in YAML and JSON alike
+    /// (serde_yaml's default would be a YAML tag, which JSON cannot express).
+    #[serde(with = "serde_yaml::with::singleton_map")]
     pub target: Target,
     /// Origin.
     #[serde(default)]
@@ -362,11 +364,20 @@ impl World {
             w.add_vpc("vpc-0example0000000001", "10.0.0.0/16")?;
             for (i, az) in ["a", "b", "c"].iter().enumerate() {
                 let subnet = format!("subnet-0example000000000{}", i + 1);
-                w.add_subnet(&subnet, "vpc-0example0000000001", &format!("10.0.{}.0/24", i + 1), &format!("us-east-1{az}"))?;
+                w.add_subnet(
+                    &subnet,
+                    "vpc-0example0000000001",
+                    &format!("10.0.{}.0/24", i + 1),
+                    &format!("us-east-1{az}"),
+                )?;
                 let rtb = format!("rtb-0example000000000{}", i + 1);
                 w.add_route_table(&rtb, "vpc-0example0000000001", i == 0, &[subnet.as_str()])?;
                 w.tag(&rtb, "kubernetes.io/cluster/example", "owned")?;
-                w.add_route(&rtb, "0.0.0.0/0", Target::Gateway("igw-0example000000001".into()))?;
+                w.add_route(
+                    &rtb,
+                    "0.0.0.0/0",
+                    Target::Gateway("igw-0example000000001".into()),
+                )?;
                 let inst = format!("i-0example00000000{:02}", i + 1);
                 w.add_instance(&inst, &subnet)?;
                 w.tag(&inst, "Name", &format!("node-{}", i + 1))?;
@@ -394,7 +405,10 @@ impl World {
         self.vpcs.iter().any(|v| v.id == id)
             || self.subnets.iter().any(|s| s.id == id)
             || self.route_tables.iter().any(|t| t.id == id)
-            || self.instances.iter().any(|i| i.id == id || i.network_interfaces.iter().any(|e| e.id == id))
+            || self
+                .instances
+                .iter()
+                .any(|i| i.id == id || i.network_interfaces.iter().any(|e| e.id == id))
     }
 
     /// Adds a VPC.
@@ -424,7 +438,13 @@ impl World {
     }
 
     /// Adds a subnet.
-    pub fn add_subnet(&mut self, id: &str, vpc_id: &str, cidr: &str, az: &str) -> Result<&mut Self, Error> {
+    pub fn add_subnet(
+        &mut self,
+        id: &str,
+        vpc_id: &str,
+        cidr: &str,
+        az: &str,
+    ) -> Result<&mut Self, Error> {
         self.subnets.push(Subnet {
             id: id.into(),
             vpc_id: vpc_id.into(),
@@ -458,7 +478,12 @@ impl World {
             .iter_mut()
             .find(|i| i.id == instance_id)
             .ok_or_else(|| Error::InvalidWorld(format!("no instance {instance_id}")))?;
-        let next = inst.network_interfaces.iter().map(|e| e.device_index + 1).max().unwrap_or(0);
+        let next = inst
+            .network_interfaces
+            .iter()
+            .map(|e| e.device_index + 1)
+            .max()
+            .unwrap_or(0);
         inst.network_interfaces.push(NetworkInterface {
             id: eni_id.clone(),
             subnet_id: None,
@@ -471,7 +496,13 @@ impl World {
     }
 
     /// Adds a route table (with its `local` routes), optionally main, associated with `subnets`.
-    pub fn add_route_table(&mut self, id: &str, vpc_id: &str, main: bool, subnets: &[&str]) -> Result<&mut Self, Error> {
+    pub fn add_route_table(
+        &mut self,
+        id: &str,
+        vpc_id: &str,
+        main: bool,
+        subnets: &[&str],
+    ) -> Result<&mut Self, Error> {
         self.route_tables.push(RouteTable {
             id: id.into(),
             vpc_id: vpc_id.into(),
@@ -504,12 +535,20 @@ impl World {
         if let Some(i) = self.instances.iter_mut().find(|i| i.id == resource_id) {
             return Some(&mut i.tags);
         }
-        self.route_tables.iter_mut().find(|t| t.id == resource_id).map(|t| &mut t.tags)
+        self.route_tables
+            .iter_mut()
+            .find(|t| t.id == resource_id)
+            .map(|t| &mut t.tags)
     }
 
     /// Adds a route directly, bypassing the API's checks and limits (e.g. a foreign route, or a
     /// route to a non-existent ENI that shows as a blackhole). Replaces a route to the same CIDR.
-    pub fn add_route(&mut self, table_id: &str, destination: &str, target: Target) -> Result<&mut Self, Error> {
+    pub fn add_route(
+        &mut self,
+        table_id: &str,
+        destination: &str,
+        target: Target,
+    ) -> Result<&mut Self, Error> {
         let destination = parse_net(destination)?;
         let (target, instance_id) = self.resolve_target(target);
         let table = self
@@ -528,13 +567,20 @@ impl World {
     }
 
     /// Points an existing route somewhere else, as a person with console access might.
-    pub fn hijack_route(&mut self, table_id: &str, destination: &str, target: Target) -> Result<&mut Self, Error> {
+    pub fn hijack_route(
+        &mut self,
+        table_id: &str,
+        destination: &str,
+        target: Target,
+    ) -> Result<&mut Self, Error> {
         let dest = parse_net(destination)?;
         let exists = self
             .route_table(table_id)
             .is_some_and(|t| t.routes.iter().any(|r| r.destination == dest));
         if !exists {
-            return Err(Error::InvalidWorld(format!("no route {destination} in {table_id}")));
+            return Err(Error::InvalidWorld(format!(
+                "no route {destination} in {table_id}"
+            )));
         }
         self.add_route(table_id, destination, target)
     }
@@ -574,9 +620,12 @@ impl World {
 
     /// An ENI by ID, with the instance it is attached to.
     pub fn eni(&self, id: &str) -> Option<(&Instance, &NetworkInterface)> {
-        self.instances
-            .iter()
-            .find_map(|i| i.network_interfaces.iter().find(|e| e.id == id).map(|e| (i, e)))
+        self.instances.iter().find_map(|i| {
+            i.network_interfaces
+                .iter()
+                .find(|e| e.id == id)
+                .map(|e| (i, e))
+        })
     }
 
     /// A subnet by ID.
@@ -592,7 +641,11 @@ impl World {
             Target::Instance(id) => self.instance(id).is_some_and(running),
             _ => true,
         };
-        if alive { RouteState::Active } else { RouteState::Blackhole }
+        if alive {
+            RouteState::Active
+        } else {
+            RouteState::Blackhole
+        }
     }
 
     /// A table's routes with their states; `None` if there is no such table.
@@ -646,12 +699,18 @@ impl World {
         }
         for s in &self.subnets {
             if !self.vpcs.iter().any(|v| v.id == s.vpc_id) {
-                return Err(Error::InvalidWorld(format!("subnet {} names unknown VPC {}", s.id, s.vpc_id)));
+                return Err(Error::InvalidWorld(format!(
+                    "subnet {} names unknown VPC {}",
+                    s.id, s.vpc_id
+                )));
             }
         }
         for t in &self.route_tables {
             if !self.vpcs.iter().any(|v| v.id == t.vpc_id) {
-                return Err(Error::InvalidWorld(format!("route table {} names unknown VPC {}", t.id, t.vpc_id)));
+                return Err(Error::InvalidWorld(format!(
+                    "route table {} names unknown VPC {}",
+                    t.id, t.vpc_id
+                )));
             }
             for s in &t.subnets {
                 match self.subnet(s) {
@@ -704,13 +763,15 @@ impl World {
             if self.instances[idx].network_interfaces.is_empty() {
                 let id = self.fresh_id("eni");
                 let ip = self.instances[idx].private_ip;
-                self.instances[idx].network_interfaces.push(NetworkInterface {
-                    id,
-                    subnet_id: None,
-                    private_ip: ip,
-                    device_index: 0,
-                    source_dest_check: true,
-                });
+                self.instances[idx]
+                    .network_interfaces
+                    .push(NetworkInterface {
+                        id,
+                        subnet_id: None,
+                        private_ip: ip,
+                        device_index: 0,
+                        source_dest_check: true,
+                    });
             }
             for e in 0..self.instances[idx].network_interfaces.len() {
                 if self.instances[idx].network_interfaces[e].id.is_empty() {
@@ -720,7 +781,10 @@ impl World {
                     .subnet_id
                     .clone()
                     .unwrap_or_else(|| subnet_id.clone());
-                if self.instances[idx].network_interfaces[e].private_ip.is_none() {
+                if self.instances[idx].network_interfaces[e]
+                    .private_ip
+                    .is_none()
+                {
                     let ip = self.allocate_ip(&eni_subnet)?;
                     self.instances[idx].network_interfaces[e].private_ip = Some(ip);
                 }
@@ -818,12 +882,22 @@ impl WorldHandle {
     }
 
     /// Points an existing route elsewhere, bypassing the API.
-    pub fn hijack_route(&self, table_id: &str, destination: &str, target: Target) -> Result<(), Error> {
+    pub fn hijack_route(
+        &self,
+        table_id: &str,
+        destination: &str,
+        target: Target,
+    ) -> Result<(), Error> {
         self.edit(|w| w.hijack_route(table_id, destination, target).map(|_| ()))
     }
 
     /// Adds a route, bypassing the API (foreign routes, blackholes).
-    pub fn add_route(&self, table_id: &str, destination: &str, target: Target) -> Result<(), Error> {
+    pub fn add_route(
+        &self,
+        table_id: &str,
+        destination: &str,
+        target: Target,
+    ) -> Result<(), Error> {
         self.edit(|w| w.add_route(table_id, destination, target).map(|_| ()))
     }
 
@@ -845,6 +919,7 @@ impl WorldHandle {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -863,8 +938,12 @@ mod tests {
     #[test]
     fn route_to_terminated_instance_becomes_blackhole() {
         let mut w = World::example();
-        w.add_route("rtb-0example0000000001", "10.244.1.0/24", Target::Instance("i-0example0000000002".into()))
-            .unwrap();
+        w.add_route(
+            "rtb-0example0000000001",
+            "10.244.1.0/24",
+            Target::Instance("i-0example0000000002".into()),
+        )
+        .unwrap();
         let find = |w: &World| {
             w.routes("rtb-0example0000000001")
                 .unwrap()
@@ -898,6 +977,16 @@ route_tables:
         .unwrap();
         let routes = w.routes("rtb-1").unwrap();
         assert_eq!(routes.len(), 3, "two local routes and one to the instance");
-        assert!(World::from_yaml("subnets: [{id: s, vpc_id: nope, cidr: 10.0.0.0/24, az: a}]").is_err());
+        assert!(
+            World::from_yaml("subnets: [{id: s, vpc_id: nope, cidr: 10.0.0.0/24, az: a}]").is_err()
+        );
+        let json = r#"{"vpcs": [{"id": "vpc-1", "cidr": "10.0.0.0/16"}],
+            "route_tables": [{"id": "rtb-1", "vpc_id": "vpc-1", "routes": [
+                {"destination": "0.0.0.0/0", "target": {"nat_gateway": "nat-1"}},
+                {"destination": "10.1.0.0/16", "target": "local"}]}]}"#;
+        let w = World::from_yaml(json).unwrap();
+        assert_eq!(w.routes("rtb-1").unwrap().len(), 3);
+        let round = World::from_yaml(&serde_yaml::to_string(&w).unwrap()).unwrap();
+        assert_eq!(round.route_tables, w.route_tables);
     }
 }

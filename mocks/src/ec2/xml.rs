@@ -54,7 +54,12 @@ impl Xml {
     }
 
     /// `<tag><item>…</item>…</tag>`: EC2's list shape. An empty list is still written, as EC2 does.
-    pub fn set<T>(&mut self, tag: &str, items: impl IntoIterator<Item = T>, mut f: impl FnMut(&mut Xml, T)) -> &mut Self {
+    pub fn set<T>(
+        &mut self,
+        tag: &str,
+        items: impl IntoIterator<Item = T>,
+        mut f: impl FnMut(&mut Xml, T),
+    ) -> &mut Self {
         self.node(tag, |x| {
             for item in items {
                 x.node("item", |x| f(x, item));
@@ -63,7 +68,10 @@ impl Xml {
     }
 
     /// `<tagSet>` from key/value pairs.
-    pub fn tag_set<'a>(&mut self, tags: impl IntoIterator<Item = (&'a String, &'a String)>) -> &mut Self {
+    pub fn tag_set<'a>(
+        &mut self,
+        tags: impl IntoIterator<Item = (&'a String, &'a String)>,
+    ) -> &mut Self {
         self.set("tagSet", tags, |x, (k, v)| {
             x.leaf("key", k).leaf("value", v);
         })
@@ -120,6 +128,7 @@ pub fn error(err: &ApiError, request_id: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -8,7 +8,9 @@ use super::super::filters;
 use super::super::query::Params;
 use super::super::world::{Instance, NetworkInterface, RouteTable, Target, World, derived_id};
 use super::super::xml::Xml;
-use super::{check_instance_id, eni_not_found, instances_not_found, paginate, route_table_not_found};
+use super::{
+    check_instance_id, eni_not_found, instances_not_found, paginate, route_table_not_found,
+};
 
 pub fn vpcs(p: &Params, w: &World) -> Result<String, ApiError> {
     let ids = p.list("VpcId");
@@ -25,7 +27,14 @@ pub fn vpcs(p: &Params, w: &World) -> Result<String, ApiError> {
     let items = filters::apply(
         items,
         &p.filters()?,
-        &["vpc-id", "cidr", "cidr-block-association.cidr-block", "state", "owner-id", "is-default"],
+        &[
+            "vpc-id",
+            "cidr",
+            "cidr-block-association.cidr-block",
+            "state",
+            "owner-id",
+            "is-default",
+        ],
         |v| &v.tags,
         |v, name| match name {
             "vpc-id" => vec![v.id.clone()],
@@ -44,19 +53,25 @@ pub fn vpcs(p: &Params, w: &World) -> Result<String, ApiError> {
             .leaf("state", "available")
             .leaf("cidrBlock", v.cidr)
             .set("cidrBlockAssociationSet", [v.cidr], |x, c| {
-                x.leaf("associationId", derived_id("vpc-cidr-assoc", &[&v.id, &c.to_string()]))
-                    .leaf("cidrBlock", c)
-                    .node("cidrBlockState", |x| {
-                        x.leaf("state", "associated");
-                    });
+                x.leaf(
+                    "associationId",
+                    derived_id("vpc-cidr-assoc", &[&v.id, &c.to_string()]),
+                )
+                .leaf("cidrBlock", c)
+                .node("cidrBlockState", |x| {
+                    x.leaf("state", "associated");
+                });
             });
         if let Some(v6) = v.ipv6_cidr {
             x.set("ipv6CidrBlockAssociationSet", [v6], |x, c| {
-                x.leaf("associationId", derived_id("vpc-cidr-assoc", &[&v.id, &c.to_string()]))
-                    .leaf("ipv6CidrBlock", c)
-                    .node("ipv6CidrBlockState", |x| {
-                        x.leaf("state", "associated");
-                    });
+                x.leaf(
+                    "associationId",
+                    derived_id("vpc-cidr-assoc", &[&v.id, &c.to_string()]),
+                )
+                .leaf("ipv6CidrBlock", c)
+                .node("ipv6CidrBlockState", |x| {
+                    x.leaf("state", "associated");
+                });
             });
         }
         x.leaf("dhcpOptionsId", "dopt-00000000000000001")
@@ -83,7 +98,14 @@ pub fn subnets(p: &Params, w: &World) -> Result<String, ApiError> {
     let items = filters::apply(
         items,
         &p.filters()?,
-        &["subnet-id", "vpc-id", "availability-zone", "cidr-block", "state", "owner-id"],
+        &[
+            "subnet-id",
+            "vpc-id",
+            "availability-zone",
+            "cidr-block",
+            "state",
+            "owner-id",
+        ],
         |s| &s.tags,
         |s, name| match name {
             "subnet-id" => vec![s.id.clone()],
@@ -101,17 +123,32 @@ pub fn subnets(p: &Params, w: &World) -> Result<String, ApiError> {
         let used = w
             .instances
             .iter()
-            .flat_map(|i| i.network_interfaces.iter().map(move |e| e.subnet_id.as_ref().unwrap_or(&i.subnet_id)))
+            .flat_map(|i| {
+                i.network_interfaces
+                    .iter()
+                    .map(move |e| e.subnet_id.as_ref().unwrap_or(&i.subnet_id))
+            })
             .filter(|sid| **sid == s.id)
             .count();
         let size = 1u64 << (u32::from(s.cidr.max_prefix_len() - s.cidr.prefix_len())).min(32);
         x.leaf("subnetId", &s.id)
-            .leaf("subnetArn", format!("arn:aws:ec2:{}:{}:subnet/{}", region_of(&s.az), w.account_id, s.id))
+            .leaf(
+                "subnetArn",
+                format!(
+                    "arn:aws:ec2:{}:{}:subnet/{}",
+                    region_of(&s.az),
+                    w.account_id,
+                    s.id
+                ),
+            )
             .leaf("state", "available")
             .leaf("ownerId", &w.account_id)
             .leaf("vpcId", &s.vpc_id)
             .leaf("cidrBlock", s.cidr)
-            .leaf("availableIpAddressCount", size.saturating_sub(5 + used as u64))
+            .leaf(
+                "availableIpAddressCount",
+                size.saturating_sub(5 + used as u64),
+            )
             .leaf("availabilityZone", &s.az)
             .leaf("availabilityZoneId", az_id(&s.az))
             .leaf("defaultForAz", "false")
@@ -129,14 +166,26 @@ fn region_of(az: &str) -> &str {
 
 /// A stable, made-up zone ID (`use1-az1` style).
 fn az_id(az: &str) -> String {
-    let letter = az.chars().last().map_or(1, |c| u32::from(c).saturating_sub(u32::from('a')) + 1);
-    let region: String = region_of(az).split('-').filter_map(|p| p.chars().next()).collect();
+    let letter = az
+        .chars()
+        .last()
+        .map_or(1, |c| u32::from(c).saturating_sub(u32::from('a')) + 1);
+    let region: String = region_of(az)
+        .split('-')
+        .filter(|p| p.chars().all(|c| c.is_ascii_alphabetic()))
+        .filter_map(|p| p.chars().next())
+        .collect();
     let digit: String = region_of(az).chars().filter(char::is_ascii_digit).collect();
     format!("{region}{digit}-az{letter}")
 }
 
 fn table_values(w: &World, t: &RouteTable, name: &str) -> Vec<String> {
-    let route_targets = |f: fn(&Target) -> Option<&String>| -> Vec<String> { t.routes.iter().filter_map(|r| f(&r.target).cloned()).collect() };
+    let route_targets = |f: fn(&Target) -> Option<&String>| -> Vec<String> {
+        t.routes
+            .iter()
+            .filter_map(|r| f(&r.target).cloned())
+            .collect()
+    };
     match name {
         "route-table-id" => vec![t.id.clone()],
         "vpc-id" => vec![t.vpc_id.clone()],
@@ -149,7 +198,9 @@ fn table_values(w: &World, t: &RouteTable, name: &str) -> Vec<String> {
             }
             v
         }
-        "association.route-table-association-id" => associations(t).into_iter().map(|(id, _)| id).collect(),
+        "association.route-table-association-id" => {
+            associations(t).into_iter().map(|(id, _)| id).collect()
+        }
         "route.destination-cidr-block" => t
             .routes
             .iter()
@@ -174,9 +225,21 @@ fn table_values(w: &World, t: &RouteTable, name: &str) -> Vec<String> {
             Target::VpcPeeringConnection(g) => Some(g),
             _ => None,
         }),
-        "route.instance-id" => t.routes.iter().filter_map(|r| r.instance_id.clone()).collect(),
-        "route.state" => t.routes.iter().map(|r| w.route_state(r).as_str().to_string()).collect(),
-        "route.origin" => t.routes.iter().map(|r| r.origin.as_str().to_string()).collect(),
+        "route.instance-id" => t
+            .routes
+            .iter()
+            .filter_map(|r| r.instance_id.clone())
+            .collect(),
+        "route.state" => t
+            .routes
+            .iter()
+            .map(|r| w.route_state(r).as_str().to_string())
+            .collect(),
+        "route.origin" => t
+            .routes
+            .iter()
+            .map(|r| r.origin.as_str().to_string())
+            .collect(),
         _ => vec![],
     }
 }
@@ -219,11 +282,19 @@ pub fn route_tables(p: &Params, w: &World) -> Result<String, ApiError> {
         }
         items.retain(|t| ids.contains(&t.id));
     }
-    let items = filters::apply(items, &p.filters()?, ROUTE_TABLE_FILTERS, |t| &t.tags, |t, n| table_values(w, t, n))?;
+    let items = filters::apply(
+        items,
+        &p.filters()?,
+        ROUTE_TABLE_FILTERS,
+        |t| &t.tags,
+        |t, n| table_values(w, t, n),
+    )?;
     let (page, next) = paginate(items, p, 5, 100)?;
     let mut x = Xml::new();
     x.set("routeTableSet", page, |x, t| {
-        x.leaf("routeTableId", &t.id).leaf("vpcId", &t.vpc_id).leaf("ownerId", &w.account_id);
+        x.leaf("routeTableId", &t.id)
+            .leaf("vpcId", &t.vpc_id)
+            .leaf("ownerId", &w.account_id);
         x.set("routeSet", &t.routes, |x, r| {
             if r.destination.addr().is_ipv4() {
                 x.leaf("destinationCidrBlock", r.destination);
@@ -245,22 +316,27 @@ pub fn route_tables(p: &Params, w: &World) -> Result<String, ApiError> {
                 }
                 Target::NetworkInterface(eni) => {
                     if let Some(i) = &r.instance_id {
-                        x.leaf("instanceId", i).leaf("instanceOwnerId", &w.account_id);
+                        x.leaf("instanceId", i)
+                            .leaf("instanceOwnerId", &w.account_id);
                     }
                     x.leaf("networkInterfaceId", eni);
                 }
                 Target::Instance(i) => {
-                    x.leaf("instanceId", i).leaf("instanceOwnerId", &w.account_id);
+                    x.leaf("instanceId", i)
+                        .leaf("instanceOwnerId", &w.account_id);
                 }
             }
-            x.leaf("state", w.route_state(r).as_str()).leaf("origin", r.origin.as_str());
+            x.leaf("state", w.route_state(r).as_str())
+                .leaf("origin", r.origin.as_str());
         });
         x.set("associationSet", associations(t), |x, (id, subnet)| {
-            x.leaf("routeTableAssociationId", id).leaf("routeTableId", &t.id);
+            x.leaf("routeTableAssociationId", id)
+                .leaf("routeTableId", &t.id);
             x.leaf_opt("subnetId", subnet);
-            x.leaf("main", subnet.is_none()).node("associationState", |x| {
-                x.leaf("state", "associated");
-            });
+            x.leaf("main", subnet.is_none())
+                .node("associationState", |x| {
+                    x.leaf("state", "associated");
+                });
         });
         x.node("propagatingVgwSet", |_| {}).tag_set(&t.tags);
     });
@@ -291,26 +367,42 @@ pub fn instances(p: &Params, w: &World) -> Result<String, ApiError> {
     }
     let mut items: Vec<&Instance> = w.instances.iter().collect();
     if !ids.is_empty() {
-        let missing: Vec<&str> = ids.iter().filter(|id| w.instance(id).is_none()).map(String::as_str).collect();
+        let missing: Vec<&str> = ids
+            .iter()
+            .filter(|id| w.instance(id).is_none())
+            .map(String::as_str)
+            .collect();
         if !missing.is_empty() {
             return Err(instances_not_found(&missing));
         }
         items.retain(|i| ids.contains(&i.id));
     }
-    let items = filters::apply(items, &p.filters()?, INSTANCE_FILTERS, |i| &i.tags, |i, name| {
-        let subnet = w.subnet(&i.subnet_id);
-        match name {
-            "instance-id" => vec![i.id.clone()],
-            "vpc-id" => subnet.map(|s| s.vpc_id.clone()).into_iter().collect(),
-            "subnet-id" => vec![i.subnet_id.clone()],
-            "availability-zone" => subnet.map(|s| s.az.clone()).into_iter().collect(),
-            "instance-state-name" => vec![i.state.name().into()],
-            "instance-state-code" => vec![i.state.code().to_string()],
-            "private-ip-address" => i.network_interfaces.iter().filter_map(|e| e.private_ip.map(|ip| ip.to_string())).collect(),
-            "network-interface.network-interface-id" => i.network_interfaces.iter().map(|e| e.id.clone()).collect(),
-            _ => vec![],
-        }
-    })?;
+    let items = filters::apply(
+        items,
+        &p.filters()?,
+        INSTANCE_FILTERS,
+        |i| &i.tags,
+        |i, name| {
+            let subnet = w.subnet(&i.subnet_id);
+            match name {
+                "instance-id" => vec![i.id.clone()],
+                "vpc-id" => subnet.map(|s| s.vpc_id.clone()).into_iter().collect(),
+                "subnet-id" => vec![i.subnet_id.clone()],
+                "availability-zone" => subnet.map(|s| s.az.clone()).into_iter().collect(),
+                "instance-state-name" => vec![i.state.name().into()],
+                "instance-state-code" => vec![i.state.code().to_string()],
+                "private-ip-address" => i
+                    .network_interfaces
+                    .iter()
+                    .filter_map(|e| e.private_ip.map(|ip| ip.to_string()))
+                    .collect(),
+                "network-interface.network-interface-id" => {
+                    i.network_interfaces.iter().map(|e| e.id.clone()).collect()
+                }
+                _ => vec![],
+            }
+        },
+    )?;
     let (page, next) = paginate(items, p, 5, 1000)?;
     let mut x = Xml::new();
     x.set("reservationSet", page, |x, i| {
@@ -335,7 +427,10 @@ fn render_instance(x: &mut Xml, w: &World, i: &Instance) {
         .node("instanceState", |x| {
             x.leaf("code", i.state.code()).leaf("name", i.state.name());
         })
-        .leaf("privateDnsName", primary_ip.map(private_dns).unwrap_or_default())
+        .leaf(
+            "privateDnsName",
+            primary_ip.map(private_dns).unwrap_or_default(),
+        )
         .leaf("dnsName", "")
         .leaf("amiLaunchIndex", 0)
         .leaf("instanceType", "m5.large")
@@ -359,7 +454,9 @@ fn render_instance(x: &mut Xml, w: &World, i: &Instance) {
         .leaf("virtualizationType", "hvm")
         .tag_set(&i.tags)
         .leaf("hypervisor", "xen")
-        .set("networkInterfaceSet", &i.network_interfaces, |x, e| render_instance_eni(x, w, i, e));
+        .set("networkInterfaceSet", &i.network_interfaces, |x, e| {
+            render_instance_eni(x, w, i, e)
+        });
 }
 
 fn render_instance_eni(x: &mut Xml, w: &World, i: &Instance, e: &NetworkInterface) {
@@ -384,7 +481,9 @@ fn render_instance_eni(x: &mut Xml, w: &World, i: &Instance, e: &NetworkInterfac
                 .leaf("networkCardIndex", 0);
         })
         .set("privateIpAddressesSet", e.private_ip, |x, ip| {
-            x.leaf("privateIpAddress", ip).leaf("privateDnsName", private_dns(ip)).leaf("primary", true);
+            x.leaf("privateIpAddress", ip)
+                .leaf("privateDnsName", private_dns(ip))
+                .leaf("primary", true);
         })
         .node("ipv6AddressesSet", |_| {})
         .leaf("interfaceType", "interface");
@@ -419,7 +518,14 @@ pub fn network_interfaces(p: &Params, w: &World) -> Result<String, ApiError> {
     let items = filters::apply(
         items,
         &p.filters()?,
-        &["network-interface-id", "subnet-id", "vpc-id", "attachment.instance-id", "availability-zone", "private-ip-address"],
+        &[
+            "network-interface-id",
+            "subnet-id",
+            "vpc-id",
+            "attachment.instance-id",
+            "availability-zone",
+            "private-ip-address",
+        ],
         |_| &no_tags,
         |(i, e), name| {
             let subnet_id = e.subnet_id.as_ref().unwrap_or(&i.subnet_id);
@@ -465,7 +571,9 @@ pub fn network_interfaces(p: &Params, w: &World) -> Result<String, ApiError> {
             })
             .node("tagSet", |_| {})
             .set("privateIpAddressesSet", e.private_ip, |x, ip| {
-                x.leaf("privateIpAddress", ip).leaf("privateDnsName", private_dns(ip)).leaf("primary", true);
+                x.leaf("privateIpAddress", ip)
+                    .leaf("privateDnsName", private_dns(ip))
+                    .leaf("primary", true);
             })
             .node("ipv6AddressesSet", |_| {})
             .leaf("interfaceType", "interface");
@@ -475,6 +583,7 @@ pub fn network_interfaces(p: &Params, w: &World) -> Result<String, ApiError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -7,7 +7,9 @@ use super::super::error::ApiError;
 use super::super::query::Params;
 use super::super::world::{InstanceState, World};
 use super::super::xml::Xml;
-use super::{check_instance_id, eni_not_found, instances_not_found, returned_true, route_table_not_found};
+use super::{
+    check_instance_id, eni_not_found, instances_not_found, returned_true, route_table_not_found,
+};
 
 /// The instance named by `InstanceId`, checked for syntax and existence.
 fn instance_index(p: &Params, w: &World) -> Result<usize, ApiError> {
@@ -42,7 +44,9 @@ fn source_dest_check(p: &Params) -> Result<bool, ApiError> {
         return Ok(v);
     }
     match p.get("Attribute") {
-        Some("sourceDestCheck") => p.bool("Value")?.ok_or_else(|| ApiError::missing_parameter("Value")),
+        Some("sourceDestCheck") => p
+            .bool("Value")?
+            .ok_or_else(|| ApiError::missing_parameter("Value")),
         Some(other) => Err(ApiError::invalid_parameter_value(format!(
             "Value ({other}) for parameter attribute is invalid. Only sourceDestCheck is supported by this mock."
         ))),
@@ -59,11 +63,18 @@ pub fn modify_attribute(p: &Params, w: &mut World) -> Result<String, ApiError> {
     if inst.state == InstanceState::Terminated {
         return Err(ApiError::client(
             "IncorrectInstanceState",
-            format!("The instance '{}' is not in a state from which it can be modified.", inst.id),
+            format!(
+                "The instance '{}' is not in a state from which it can be modified.",
+                inst.id
+            ),
         ));
     }
     // The instance attribute is the primary interface's flag.
-    if let Some(eni) = inst.network_interfaces.iter_mut().find(|e| e.device_index == 0) {
+    if let Some(eni) = inst
+        .network_interfaces
+        .iter_mut()
+        .find(|e| e.device_index == 0)
+    {
         eni.source_dest_check = value;
     }
     Ok(returned_true())
@@ -106,8 +117,14 @@ pub fn create_tags(p: &Params, w: &mut World) -> Result<String, ApiError> {
                 instances_not_found(&[r])
             }
             "rtb" => route_table_not_found(r),
-            "vpc" => ApiError::client("InvalidVpcID.NotFound", format!("The vpc ID '{r}' does not exist")),
-            "subnet" => ApiError::client("InvalidSubnetID.NotFound", format!("The subnet ID '{r}' does not exist")),
+            "vpc" => ApiError::client(
+                "InvalidVpcID.NotFound",
+                format!("The vpc ID '{r}' does not exist"),
+            ),
+            "subnet" => ApiError::client(
+                "InvalidSubnetID.NotFound",
+                format!("The subnet ID '{r}' does not exist"),
+            ),
             _ => ApiError::client("InvalidID", format!("The ID '{r}' is not valid")),
         });
     }
@@ -129,7 +146,11 @@ pub fn terminate(p: &Params, w: &mut World) -> Result<String, ApiError> {
     for id in &ids {
         check_instance_id(id)?;
     }
-    let missing: Vec<&str> = ids.iter().filter(|id| w.instance(id).is_none()).map(String::as_str).collect();
+    let missing: Vec<&str> = ids
+        .iter()
+        .filter(|id| w.instance(id).is_none())
+        .map(String::as_str)
+        .collect();
     if !missing.is_empty() {
         return Err(instances_not_found(&missing));
     }

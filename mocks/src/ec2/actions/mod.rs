@@ -38,7 +38,9 @@ pub fn is_known(action: &str) -> bool {
 
 /// Whether `action` is mutating in EC2's throttling sense (everything but Describe/Get/List/Search).
 pub fn is_mutating(action: &str) -> bool {
-    !["Describe", "Get", "List", "Search"].iter().any(|p| action.starts_with(p))
+    !["Describe", "Get", "List", "Search"]
+        .iter()
+        .any(|p| action.starts_with(p))
 }
 
 /// Runs one action against the world.
@@ -71,7 +73,12 @@ const TOKEN_PREFIX: &str = "rpmock1.";
 
 /// Cuts one page out of `items` by `MaxResults` and `NextToken`; returns the page and the next
 /// token when more remain.
-fn paginate<T>(items: Vec<T>, p: &Params, min: usize, max: usize) -> Result<(Vec<T>, Option<String>), ApiError> {
+fn paginate<T>(
+    items: Vec<T>,
+    p: &Params,
+    min: usize,
+    max: usize,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
     let limit = p.max_results(min, max)?;
     let start = match p.get("NextToken") {
         None => 0,
@@ -79,7 +86,9 @@ fn paginate<T>(items: Vec<T>, p: &Params, min: usize, max: usize) -> Result<(Vec
             .strip_prefix(TOKEN_PREFIX)
             .and_then(|n| n.parse::<usize>().ok())
             .filter(|n| *n <= items.len())
-            .ok_or_else(|| ApiError::invalid_parameter_value(format!("The token '{tok}' is invalid.")))?,
+            .ok_or_else(|| {
+                ApiError::invalid_parameter_value(format!("The token '{tok}' is invalid."))
+            })?,
     };
     let Some(limit) = limit else {
         return Ok((items.into_iter().skip(start).collect(), None));
@@ -93,9 +102,12 @@ fn paginate<T>(items: Vec<T>, p: &Params, min: usize, max: usize) -> Result<(Vec
 /// EC2's instance ID syntax: `i-` then lowercase hex/alphanumerics. Anything else is
 /// `InvalidInstanceID.Malformed` before any lookup.
 fn check_instance_id(id: &str) -> Result<(), ApiError> {
-    let ok = id
-        .strip_prefix("i-")
-        .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+    let ok = id.strip_prefix("i-").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    });
     if ok {
         Ok(())
     } else {
@@ -136,6 +148,7 @@ fn eni_not_found(id: &str) -> ApiError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -149,7 +162,13 @@ mod tests {
         let (page, next) = paginate((0..12).collect(), &p, 5, 100).unwrap();
         assert_eq!(page, [5, 6, 7, 8, 9]);
         let q = format!("MaxResults=5&NextToken={}", next.unwrap());
-        let (page, next) = paginate((0..12).collect(), &Params::parse(q.as_bytes()).unwrap(), 5, 100).unwrap();
+        let (page, next) = paginate(
+            (0..12).collect(),
+            &Params::parse(q.as_bytes()).unwrap(),
+            5,
+            100,
+        )
+        .unwrap();
         assert_eq!(page, [10, 11]);
         assert!(next.is_none());
     }
@@ -157,7 +176,13 @@ mod tests {
     #[test]
     fn malformed_instance_ids_are_rejected() {
         assert!(check_instance_id("i-0abc123").is_ok());
-        assert_eq!(check_instance_id("node-1").unwrap_err().code, "InvalidInstanceID.Malformed");
-        assert_eq!(check_instance_id("i-").unwrap_err().code, "InvalidInstanceID.Malformed");
+        assert_eq!(
+            check_instance_id("node-1").unwrap_err().code,
+            "InvalidInstanceID.Malformed"
+        );
+        assert_eq!(
+            check_instance_id("i-").unwrap_err().code,
+            "InvalidInstanceID.Malformed"
+        );
     }
 }

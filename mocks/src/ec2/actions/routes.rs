@@ -11,7 +11,9 @@ use ipnet::IpNet;
 use super::super::error::ApiError;
 use super::super::query::Params;
 use super::super::world::{InstanceState, Route, RouteOrigin, Target, World};
-use super::{check_instance_id, eni_not_found, instances_not_found, returned_true, route_table_not_found};
+use super::{
+    check_instance_id, eni_not_found, instances_not_found, returned_true, route_table_not_found,
+};
 
 /// The destination of a route request: exactly one of the two CIDR parameters.
 fn destination(p: &Params) -> Result<IpNet, ApiError> {
@@ -66,7 +68,11 @@ fn target(p: &Params, w: &World) -> Result<(Target, Option<String>), ApiError> {
         "VpcEndpointId",
         "CoreNetworkArn",
     ];
-    let given: Vec<&str> = TARGETS.iter().copied().filter(|t| p.get(t).is_some()).collect();
+    let given: Vec<&str> = TARGETS
+        .iter()
+        .copied()
+        .filter(|t| p.get(t).is_some())
+        .collect();
     let name = match given.as_slice() {
         [] => {
             return Err(ApiError::client(
@@ -94,15 +100,22 @@ fn target(p: &Params, w: &World) -> Result<(Target, Option<String>), ApiError> {
     match name {
         "InstanceId" => {
             check_instance_id(&value)?;
-            let inst = w.instance(&value).ok_or_else(|| instances_not_found(&[&value]))?;
+            let inst = w
+                .instance(&value)
+                .ok_or_else(|| instances_not_found(&[&value]))?;
             if inst.state == InstanceState::Terminated {
                 return Err(ApiError::client(
                     "IncorrectInstanceState",
-                    format!("The instance '{value}' is not in a state from which it can be used as a route target."),
+                    format!(
+                        "The instance '{value}' is not in a state from which it can be used as a route target."
+                    ),
                 ));
             }
             match inst.network_interfaces.as_slice() {
-                [eni] => Ok((Target::NetworkInterface(eni.id.clone()), Some(value.clone()))),
+                [eni] => Ok((
+                    Target::NetworkInterface(eni.id.clone()),
+                    Some(value.clone()),
+                )),
                 _ => Err(ApiError::client(
                     "InvalidInstanceID",
                     format!(
@@ -113,7 +126,10 @@ fn target(p: &Params, w: &World) -> Result<(Target, Option<String>), ApiError> {
         }
         "NetworkInterfaceId" => {
             let (inst, _) = w.eni(&value).ok_or_else(|| eni_not_found(&value))?;
-            Ok((Target::NetworkInterface(value.clone()), Some(inst.id.clone())))
+            Ok((
+                Target::NetworkInterface(value.clone()),
+                Some(inst.id.clone()),
+            ))
         }
         "GatewayId" => {
             if value == "local" {
@@ -124,7 +140,9 @@ fn target(p: &Params, w: &World) -> Result<(Target, Option<String>), ApiError> {
             expect_prefix(&["igw-", "vgw-"], Target::Gateway(value.clone()))
         }
         "NatGatewayId" => expect_prefix(&["nat-"], Target::NatGateway(value.clone())),
-        "VpcPeeringConnectionId" => expect_prefix(&["pcx-"], Target::VpcPeeringConnection(value.clone())),
+        "VpcPeeringConnectionId" => {
+            expect_prefix(&["pcx-"], Target::VpcPeeringConnection(value.clone()))
+        }
         other => Err(ApiError::invalid_parameter_value(format!(
             "Route targets of type {other} are not supported by this mock"
         ))),
