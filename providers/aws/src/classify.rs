@@ -139,19 +139,24 @@ where
                     Some(status),
                 ),
                 None => {
-                    // No EC2 error document: a proxy or load balancer answered.
-                    let kind = if status >= 500 {
-                        ErrorKind::Transient
-                    } else if status == 429 {
-                        ErrorKind::Throttled
+                    // No EC2 error document: a proxy or load balancer answered, or the
+                    // answer was garbled on the way (worth another try, like a 5xx).
+                    let kind = match status {
+                        429 => ErrorKind::Throttled,
+                        401 | 403 => ErrorKind::Auth,
+                        400..=499 => ErrorKind::Invalid,
+                        _ => ErrorKind::Transient,
+                    };
+                    let code = if status < 400 {
+                        "MalformedResponse".to_string()
                     } else {
-                        ErrorKind::Invalid
+                        format!("HTTP{status}")
                     };
                     ProviderError::new(
                         kind,
-                        format!("{action}{on}: HTTP {status} without an EC2 error code"),
+                        format!("{action}{on}: unreadable answer (HTTP {status}) without an EC2 error code"),
                     )
-                    .with_code(format!("HTTP{status}"))
+                    .with_code(code)
                 }
             }
         }

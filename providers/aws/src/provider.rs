@@ -8,7 +8,7 @@
 //! must change; one `ModifyNetworkInterfaceAttribute` per instance, ever, and only if its
 //! source/dest check was on.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use aws_credential_types::provider::ProvideCredentials;
@@ -41,6 +41,9 @@ pub struct AwsProvider {
     forwarding: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<()>>>>,
     /// Tables managed on the last pass (subnet discovery keeps them while they exist).
     managed: Mutex<BTreeSet<String>>,
+    /// Instances that were nodes at some pass of this process: their routes stay ours after
+    /// the Node object is gone, even when the instance lacks the cluster tag.
+    seen_nodes: Mutex<HashSet<String>>,
 }
 
 impl AwsProvider {
@@ -60,6 +63,7 @@ impl AwsProvider {
             credentials,
             forwarding: Mutex::new(HashMap::new()),
             managed: Mutex::new(BTreeSet::new()),
+            seen_nodes: Mutex::new(HashSet::new()),
             cfg,
         })
     }
@@ -139,6 +143,10 @@ impl RouteProvider for AwsProvider {
                 InstanceRef::Gce { .. } => None,
             })
             .collect();
+        self.seen_nodes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(ids.iter().cloned());
         // Describe new nodes' instances now, in one batch, so the writes that follow find
         // their ENIs cached. Subnet discovery cannot do without them.
         if let Err(error) = self.instances.resolve(&self.ec2, &ids).await {
@@ -207,12 +215,17 @@ impl RouteProvider for AwsProvider {
             // Unclaimed routes are left alone this pass, which is the safe direction.
             tracing::warn!(%error, "could not describe route targets; their routes count as foreign this pass");
         }
+        let seen = self
+            .seen_nodes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         for route in &mut routes {
-            let facts = match &route.target {
-                RouteTarget::Instance(id) => self.instances.get(id).flatten(),
-                RouteTarget::Other(_) => None,
+            let (facts, was_node) = match &route.target {
+                RouteTarget::Instance(id) => (self.instances.get(id).flatten(), seen.contains(id)),
+                RouteTarget::Other(_) => (None, false),
             };
-            route.claimed = tables::claimed(route, facts.as_ref());
+            route.claimed = was_node || tables::claimed(route, facts.as_ref());
         }
         Ok(RouteSnapshot {
             tables: infos,

@@ -7,13 +7,14 @@
 //! retried request that EC2 had applied); a delete of a route that is gone succeeds; a replace
 //! of a route that vanished creates it.
 
-use aws_sdk_ec2::types::Filter;
+use aws_sdk_ec2::types::{Filter, Route};
 use ipnet::IpNet;
 use routeplane_core::provider::{ErrorKind, ProviderError};
 
 use crate::action::Action;
 use crate::call::Ec2;
 use crate::instances::InstanceFacts;
+use crate::tables::other_target;
 
 /// Creates `destination` → `target`'s primary ENI in `table`.
 ///
@@ -43,17 +44,17 @@ pub async fn create(
     match result {
         Ok(_) => Ok(()),
         Err(e) if e.kind == ErrorKind::Conflict => {
-            match current_target(ec2, table, destination).await? {
-                Some((instance, nic))
-                    if instance.as_deref() == Some(&target.instance_id)
-                        || nic.as_deref() == Some(eni) =>
+            match current_route(ec2, table, destination).await? {
+                Some(r)
+                    if r.instance_id() == Some(target.instance_id.as_str())
+                        || r.network_interface_id() == Some(eni) =>
                 {
                     Ok(())
                 }
-                Some((instance, nic)) => {
-                    let now = instance
-                        .or(nic)
-                        .unwrap_or_else(|| "another target".to_string());
+                Some(r) => {
+                    let now = r
+                        .instance_id()
+                        .map_or_else(|| other_target(&r), str::to_string);
                     Err(ProviderError {
                         message: format!(
                             "{table}: {destination} already points at {now}, not {}",
@@ -140,13 +141,13 @@ pub fn no_eni(instance: &str) -> ProviderError {
     .with_code("NoNetworkInterface")
 }
 
-/// The (instance, ENI) a destination currently points at, read with one filtered
-/// `DescribeRouteTables`; `None` when the route is absent.
-async fn current_target(
+/// The route at `destination` in `table`, read with one filtered `DescribeRouteTables`;
+/// `None` when it is absent.
+async fn current_route(
     ec2: &Ec2,
     table: &str,
     destination: IpNet,
-) -> Result<Option<(Option<String>, Option<String>)>, ProviderError> {
+) -> Result<Option<Route>, ProviderError> {
     let dest_filter = match destination {
         IpNet::V4(_) => "route.destination-cidr-block",
         IpNet::V6(_) => "route.destination-ipv6-cidr-block",
@@ -179,10 +180,5 @@ async fn current_target(
             r.destination_cidr_block() == Some(&dest)
                 || r.destination_ipv6_cidr_block() == Some(&dest)
         })
-        .map(|r| {
-            (
-                r.instance_id().map(str::to_string),
-                r.network_interface_id().map(str::to_string),
-            )
-        }))
+        .cloned())
 }

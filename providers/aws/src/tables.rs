@@ -247,7 +247,7 @@ pub fn cloud_route(table: &str, route: &Route) -> Option<CloudRoute> {
 }
 
 /// The id of a non-instance target, for display and conflict reports.
-fn other_target(route: &Route) -> String {
+pub(crate) fn other_target(route: &Route) -> String {
     [
         route.network_interface_id(),
         route.nat_gateway_id(),

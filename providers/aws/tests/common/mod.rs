@@ -9,11 +9,11 @@ use std::time::Duration;
 use ipnet::IpNet;
 use routeplane_aws::{AwsConfig, AwsProvider, StaticCredentials, TableSelector};
 use routeplane_core::budget::ApiBudget;
-use routeplane_core::model::{ClusterSpec, Cloud, Mode, NodeInfo, RouteSnapshot};
+use routeplane_core::model::{Cloud, ClusterSpec, Mode, NodeInfo, RouteSnapshot};
 use routeplane_core::provider::{ProviderError, RouteProvider};
 use routeplane_core::provider_id::InstanceRef;
 use routeplane_core::retry::RetryPolicy;
-use routeplane_core::{plan, Plan};
+use routeplane_core::{Plan, plan};
 use routeplane_mocks::ec2::{MockEc2, Throttle, World};
 
 pub const CLUSTER: &str = "c1";
@@ -33,11 +33,21 @@ pub fn world(nodes: usize) -> World {
     let mut w = World::new();
     w.add_vpc(VPC, "10.0.0.0/16").unwrap();
     for (i, (subnet, table)) in SUBNETS.iter().zip(TABLES).enumerate() {
-        w.add_subnet(subnet, VPC, &format!("10.0.{}.0/24", i + 1), &format!("us-east-1{}", ["a", "b", "c"][i]))
-            .unwrap();
+        w.add_subnet(
+            subnet,
+            VPC,
+            &format!("10.0.{}.0/24", i + 1),
+            &format!("us-east-1{}", ["a", "b", "c"][i]),
+        )
+        .unwrap();
         w.add_route_table(table, VPC, i == 0, &[subnet]).unwrap();
         w.tag(table, TAG, "owned").unwrap();
-        w.add_route(table, "0.0.0.0/0", routeplane_mocks::ec2::Target::Gateway("igw-0a".into())).unwrap();
+        w.add_route(
+            table,
+            "0.0.0.0/0",
+            routeplane_mocks::ec2::Target::Gateway("igw-0a".into()),
+        )
+        .unwrap();
     }
     for i in 0..nodes {
         add_instance(&mut w, i);
@@ -59,7 +69,12 @@ pub async fn mock(world: World) -> MockEc2 {
 
 /// Starts the mock with the given throttling.
 pub async fn mock_with(world: World, throttle: Throttle) -> MockEc2 {
-    MockEc2::builder().world(world).throttle(throttle).start().await.unwrap()
+    MockEc2::builder()
+        .world(world)
+        .throttle(throttle)
+        .start()
+        .await
+        .unwrap()
 }
 
 /// A provider configuration for the mock: fixed credentials, fast retries.
@@ -67,9 +82,16 @@ pub fn config(mock: &MockEc2, tables: TableSelector) -> AwsConfig {
     let mut cfg = AwsConfig::new(CLUSTER);
     cfg.region = Some("us-east-1".into());
     cfg.endpoint_url = Some(mock.endpoint_url());
-    cfg.credentials = Some(StaticCredentials { access_key_id: "AKIDTEST".into(), secret_access_key: "secret".into() });
+    cfg.credentials = Some(StaticCredentials {
+        access_key_id: "AKIDTEST".into(),
+        secret_access_key: "secret".into(),
+    });
     cfg.tables = tables;
-    cfg.retry = RetryPolicy { max_attempts: 6, base: Duration::from_millis(20), max_delay: Duration::from_millis(500) };
+    cfg.retry = RetryPolicy {
+        max_attempts: 6,
+        base: Duration::from_millis(20),
+        max_delay: Duration::from_millis(500),
+    };
     cfg.call_timeout = Duration::from_secs(5);
     cfg
 }
@@ -88,7 +110,10 @@ pub async fn unbudgeted(mock: &MockEc2, tables: TableSelector) -> AwsProvider {
 pub fn spec() -> ClusterSpec {
     ClusterSpec::new(
         CLUSTER,
-        vec!["10.244.0.0/16".parse().unwrap(), "fd00:10:244::/56".parse().unwrap()],
+        vec![
+            "10.244.0.0/16".parse().unwrap(),
+            "fd00:10:244::/56".parse().unwrap(),
+        ],
         Mode::Cloud,
         Cloud::Aws,
     )
@@ -105,7 +130,10 @@ pub fn node(i: usize, dual: bool) -> NodeInfo {
         name: format!("node-{i}"),
         uid: format!("uid-{i}"),
         pod_cidrs,
-        target: Ok(InstanceRef::Aws { zone: Some("us-east-1a".into()), instance_id: instance(i) }),
+        target: Ok(InstanceRef::Aws {
+            zone: Some("us-east-1a".into()),
+            instance_id: instance(i),
+        }),
         internal_ips: Vec::new(),
         ready: true,
     }
@@ -132,7 +160,13 @@ pub async fn pass(p: &AwsProvider, nodes: &[NodeInfo]) -> Pass {
     let snapshot = p.list_routes(&refs(nodes)).await.unwrap();
     let plan = plan(&spec(), nodes, &snapshot);
     let mut errors = Vec::new();
-    let target_of = |node: &str| nodes.iter().find(|n| n.name == node).and_then(|n| n.target.clone().ok()).unwrap();
+    let target_of = |node: &str| {
+        nodes
+            .iter()
+            .find(|n| n.name == node)
+            .and_then(|n| n.target.clone().ok())
+            .unwrap()
+    };
     for want in &plan.create {
         if let Err(e) = p.ensure_forwarding(&target_of(&want.node)).await {
             errors.push((want.node.clone(), e));
@@ -156,7 +190,11 @@ pub async fn pass(p: &AwsProvider, nodes: &[NodeInfo]) -> Pass {
             errors.push((format!("{}:{}", r.table, r.destination), e));
         }
     }
-    Pass { snapshot, plan, errors }
+    Pass {
+        snapshot,
+        plan,
+        errors,
+    }
 }
 
 /// The routes of `table` in the mock as (destination, instance, state) strings.
@@ -165,7 +203,13 @@ pub fn routes_in(mock: &MockEc2, table: &str) -> Vec<(String, Option<String>, St
         .routes(table)
         .unwrap()
         .into_iter()
-        .map(|r| (r.destination.to_string(), r.instance_id.clone(), r.state.as_str().to_string()))
+        .map(|r| {
+            (
+                r.destination.to_string(),
+                r.instance_id.clone(),
+                r.state.as_str().to_string(),
+            )
+        })
         .collect()
 }
 
