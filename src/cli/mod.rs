@@ -2,6 +2,7 @@
 //! to a message and an exit code. Subcommands: `controller`, `demo`, `plan`, `status`,
 //! `version` (and `agent`, `lab` as the node side lands).
 
+mod agent;
 mod common;
 mod controller;
 mod demo;
@@ -39,6 +40,9 @@ enum Command {
     /// Print the route changes the controller would make, and change nothing. Exit code 0 when
     /// nothing would change, 2 when something would.
     Plan(Box<plan::PlanArgs>),
+    /// Run the node agent: write the CNI config from the node's Pod CIDRs, install the plugin,
+    /// and (host/hybrid mode) keep kernel routes to peers.
+    Agent(Box<agent::AgentArgs>),
     /// Print build and version information.
     Version,
 }
@@ -62,6 +66,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Controller(args) => controller::run(*args).await.map(|()| ExitCode::SUCCESS),
+            Command::Agent(args) => agent::run(*args).await.map(|()| ExitCode::SUCCESS),
             Command::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
             Command::Plan(args) => plan::run(*args).await,
             Command::Version => {
