@@ -296,9 +296,9 @@ async fn a_new_node_costs_one_batched_read_and_one_write_per_table() {
 #[tokio::test]
 async fn a_departed_nodes_routes_are_removed_even_when_its_instance_is_untagged() {
     let mut w = world(0);
-    for i in 0..2 {
+    for (i, subnet) in SUBNETS.iter().enumerate().take(2) {
         // kubeadm-style nodes: no cluster tag on the instances.
-        w.add_instance(&instance(i), SUBNETS[i]).unwrap();
+        w.add_instance(&instance(i), subnet).unwrap();
     }
     let mock = mock(w).await;
     let p = provider(&mock, TableSelector::Tagged).await;
