@@ -10,6 +10,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// Tokens a client keeps below the server's burst size, at least (see
+/// [`BucketSpec::client_side`]).
+pub const SERVER_HEADROOM_TOKENS: f64 = 2.0;
+
+/// Arrival jitter the headroom absorbs: a fast bucket needs more tokens for the same slack.
+pub const SERVER_HEADROOM_JITTER: Duration = Duration::from_millis(250);
+
 /// Size and refill rate of one bucket.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BucketSpec {
@@ -24,6 +31,20 @@ impl BucketSpec {
         Self {
             capacity,
             refill_per_sec,
+        }
+    }
+
+    /// The bucket a client should run to stay inside a server's bucket of this spec. Requests
+    /// leave in token order but arrive with jitter: one that is delayed, followed by one that is
+    /// not, looks to the server like two requests closer together than the refill allows. Keeping
+    /// [`SERVER_HEADROOM_JITTER`] worth of tokens (at least [`SERVER_HEADROOM_TOKENS`]) in
+    /// reserve absorbs that without slowing the sustained rate.
+    pub fn client_side(self) -> Self {
+        let jitter = self.refill_per_sec * SERVER_HEADROOM_JITTER.as_secs_f64();
+        let headroom = jitter.max(SERVER_HEADROOM_TOKENS);
+        Self {
+            capacity: (self.capacity - headroom).max(1.0),
+            ..self
         }
     }
 
@@ -185,6 +206,22 @@ mod tests {
             budget.acquire("anything").await;
         }
         assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_client_side_bucket_keeps_headroom_but_the_rate() {
+        assert_eq!(
+            BucketSpec::new(50.0, 5.0).client_side(),
+            BucketSpec::new(48.0, 5.0)
+        );
+        assert_eq!(
+            BucketSpec::new(2.0, 1.0).client_side(),
+            BucketSpec::new(1.0, 1.0)
+        );
+        assert_eq!(
+            BucketSpec::new(50.0, 100.0).client_side(),
+            BucketSpec::new(25.0, 100.0)
+        );
     }
 
     #[test]

@@ -131,11 +131,12 @@ async fn foreign_routes_inside_and_outside_the_cluster_cidr_are_never_touched() 
             "a call touched a foreign route: {c:?}"
         );
     }
-    assert!(
+    eventually(WAIT, "a RouteConflict event on n1", || {
         fake.events_about("n1")
             .iter()
             .any(|e| e["reason"] == "RouteConflict")
-    );
+    })
+    .await;
     ctl.stop().await;
 }
 
@@ -249,11 +250,13 @@ async fn conditions_events_and_metrics_appear() {
             .iter()
             .any(|e| e["reason"] == "RouteCreated")
     );
-    assert!(
+    // The Event follows the condition patch, so it may land a moment later.
+    eventually(WAIT, "a Warning event on the unroutable node", || {
         fake.events_about("weird")
             .iter()
             .any(|e| e["type"] == "Warning")
-    );
+    })
+    .await;
 
     let body = reqwest::get(format!("http://{port}/metrics"))
         .await

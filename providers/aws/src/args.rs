@@ -177,7 +177,7 @@ mod tests {
         assert_eq!(cfg.call_timeout, Duration::from_secs(10));
         assert_eq!(
             cfg.budget.spec("CreateRoute"),
-            Some(BucketSpec::new(50.0, 5.0))
+            Some(BucketSpec::new(50.0, 5.0).client_side())
         );
     }
 
@@ -216,11 +216,11 @@ mod tests {
         let cfg = args.into_config("c1").unwrap();
         assert_eq!(
             cfg.budget.spec("ReplaceRoute"),
-            Some(BucketSpec::new(10.0, 1.0))
+            Some(BucketSpec::new(10.0, 1.0).client_side())
         );
         assert_eq!(
             cfg.budget.spec("DescribeRouteTables"),
-            Some(BucketSpec::new(100.0, 20.0))
+            Some(BucketSpec::new(100.0, 20.0).client_side())
         );
         assert!(parse(&["--aws-describe-budget", "lots"]).is_err());
         assert!(parse(&["--aws-call-timeout", "soon"]).is_err());
