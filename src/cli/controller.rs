@@ -23,13 +23,13 @@ pub struct ControllerArgs {
     #[arg(long, env = "ROUTEPLANE_DEBOUNCE", default_value = "10ms", value_parser = parse_duration)]
     pub debounce: Duration,
 
-    /// Cloud calls in flight at once.
+    /// Nodes whose routes are written at once (each node's calls to every table run together).
     #[arg(long, env = "ROUTEPLANE_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=512))]
     pub concurrency: u16,
 
     /// Backstop deadline for any single provider call (the provider's own is shorter).
-    #[arg(long, env = "ROUTEPLANE_CALL_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
-    pub call_timeout: Duration,
+    #[arg(long = "call-timeout", env = "ROUTEPLANE_CALL_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub backstop_timeout: Duration,
 
     /// Longest wait before retrying a failing node (waits double from 1s with jitter).
     #[arg(long, env = "ROUTEPLANE_MAX_BACKOFF", default_value = "5m", value_parser = parse_duration)]
@@ -103,7 +103,7 @@ impl ControllerArgs {
         cfg.resync = self.resync_period;
         cfg.debounce = self.debounce;
         cfg.reconcile.concurrency = usize::from(self.concurrency);
-        cfg.reconcile.call_timeout = self.call_timeout;
+        cfg.reconcile.call_timeout = self.backstop_timeout;
         cfg.reconcile.backoff_max = self.max_backoff;
         cfg.metrics_addr = Some(self.metrics_addr);
         cfg.event_namespace = self.event_namespace.clone();

@@ -8,6 +8,7 @@ mod controller;
 mod demo;
 mod kube_client;
 mod plan;
+mod status;
 mod telemetry;
 
 use std::process::ExitCode;
@@ -43,6 +44,9 @@ enum Command {
     /// Run the node agent: write the CNI config from the node's Pod CIDRs, install the plugin,
     /// and (host/hybrid mode) keep kernel routes to peers.
     Agent(Box<agent::AgentArgs>),
+    /// Show each node's routes in every managed table, its NetworkUnavailable condition and
+    /// last error, and the tables' capacity. `-o json` for scripts.
+    Status(Box<status::StatusArgs>),
     /// Print build and version information.
     Version,
 }
@@ -69,6 +73,7 @@ pub fn main() -> ExitCode {
             Command::Agent(args) => agent::run(*args).await.map(|()| ExitCode::SUCCESS),
             Command::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
             Command::Plan(args) => plan::run(*args).await,
+            Command::Status(args) => status::run(*args).await.map(|()| ExitCode::SUCCESS),
             Command::Version => {
                 println!("routeplane {}", env!("CARGO_PKG_VERSION"));
                 Ok(ExitCode::SUCCESS)
@@ -81,5 +86,16 @@ pub fn main() -> ExitCode {
             eprintln!("routeplane: error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks argument definitions only when a command is built: do it for all of them.
+    #[test]
+    fn every_subcommand_has_a_consistent_definition() {
+        super::Cli::command().debug_assert();
     }
 }

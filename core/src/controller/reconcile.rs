@@ -26,7 +26,7 @@ use crate::provider_id::InstanceRef;
 /// Knobs of a pass.
 #[derive(Clone, Debug)]
 pub struct ReconcileConfig {
-    /// Provider calls in flight at once.
+    /// Nodes (and stale-route deletes) worked on at once; a node holds one slot for its calls.
     pub concurrency: usize,
     /// Backstop timeout on every provider call (providers have their own, shorter ones).
     pub call_timeout: Duration,
@@ -307,7 +307,9 @@ impl<P: RouteProvider> Reconciler<P> {
     }
 
     /// One node's calls: forwarding first (a route to an instance that drops forwarded packets
-    /// is a silent blackhole), then its routes in every table, concurrently.
+    /// is a silent blackhole), then its routes in every table, concurrently. The node holds one
+    /// concurrency slot for all of them: with a slot per call, a FIFO queue of every node's
+    /// forwarding call would run ahead of every route write and leave the route bucket idle.
     async fn node_job(
         &self,
         node: String,
@@ -320,56 +322,48 @@ impl<P: RouteProvider> Reconciler<P> {
         Option<String>,
         Result<(usize, usize), ProviderError>,
     ) {
-        {
-            let mut forwarded = None;
-            if needs_forwarding {
-                let r = self
-                    .guarded(
-                        &semaphore,
-                        "ensure_forwarding",
-                        self.provider.ensure_forwarding(&target),
-                    )
-                    .await;
-                if let Err(e) = r {
-                    return (node, None, Err(e));
-                }
-                forwarded = Some(target.key());
+        let Ok(_slot) = semaphore.acquire().await else {
+            return (node, None, Err(shutting_down()));
+        };
+        let mut forwarded = None;
+        if needs_forwarding {
+            let r = self
+                .write(
+                    "ensure_forwarding",
+                    self.provider.ensure_forwarding(&target),
+                )
+                .await;
+            if let Err(e) = r {
+                return (node, None, Err(e));
             }
-            let calls = ops.iter().map(|op| {
-                let semaphore = semaphore.clone();
-                async move {
-                    match op {
-                        Op::Create(d) => self
-                            .guarded(&semaphore, "create_route", self.provider.create_route(d))
-                            .await
-                            .map(|()| (1, 0)),
-                        Op::Replace(e, d) => self
-                            .guarded(
-                                &semaphore,
-                                "replace_route",
-                                self.provider.replace_route(e, d),
-                            )
-                            .await
-                            .map(|()| (0, 1)),
-                    }
-                }
-            });
-            let results = join_all(calls).await;
-            let mut totals = (0, 0);
-            let mut first_err = None;
-            for r in results {
-                match r {
-                    Ok((c, rp)) => {
-                        totals.0 += c;
-                        totals.1 += rp;
-                    }
-                    Err(e) => {
-                        first_err.get_or_insert(e);
-                    }
-                }
-            }
-            (node, forwarded, first_err.map_or(Ok(totals), Err))
+            forwarded = Some(target.key());
         }
+        let calls = ops.iter().map(|op| async move {
+            match op {
+                Op::Create(d) => self
+                    .write("create_route", self.provider.create_route(d))
+                    .await
+                    .map(|()| (1, 0)),
+                Op::Replace(e, d) => self
+                    .write("replace_route", self.provider.replace_route(e, d))
+                    .await
+                    .map(|()| (0, 1)),
+            }
+        });
+        let mut totals = (0, 0);
+        let mut first_err = None;
+        for r in join_all(calls).await {
+            match r {
+                Ok((c, rp)) => {
+                    totals.0 += c;
+                    totals.1 += rp;
+                }
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        (node, forwarded, first_err.map_or(Ok(totals), Err))
     }
 
     async fn delete_job(
@@ -378,35 +372,27 @@ impl<P: RouteProvider> Reconciler<P> {
         route: CloudRoute,
         semaphore: Arc<Semaphore>,
     ) -> (String, Result<(), ProviderError>) {
+        let Ok(_slot) = semaphore.acquire().await else {
+            return (key, Err(shutting_down()));
+        };
+        let r = match self
+            .write("delete_route", self.provider.delete_route(&route))
+            .await
         {
-            let r = self
-                .guarded(
-                    &semaphore,
-                    "delete_route",
-                    self.provider.delete_route(&route),
-                )
-                .await;
             // Already gone is what we wanted.
-            let r = match r {
-                Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
-                other => other,
-            };
-            (key, r)
-        }
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
+            other => other,
+        };
+        (key, r)
     }
 
-    /// A write: waits for a concurrency slot, re-checks leadership (a replica that lost the lease
-    /// while waiting must not write), then calls under the timeout.
-    async fn guarded(
+    /// A write: re-checks leadership (a replica that lost the lease while waiting for a slot
+    /// must not write), then calls under the timeout.
+    async fn write(
         &self,
-        semaphore: &Semaphore,
         op: &'static str,
         fut: impl Future<Output = Result<(), ProviderError>>,
     ) -> Result<(), ProviderError> {
-        let _permit = semaphore
-            .acquire()
-            .await
-            .map_err(|_| ProviderError::new(ErrorKind::Transient, "shutting down"))?;
         if !self.leadership.is_leader() {
             return Err(ProviderError::new(
                 ErrorKind::Transient,
@@ -582,6 +568,10 @@ impl<P: RouteProvider> Reconciler<P> {
     pub fn last_errors(&self) -> &BTreeMap<String, String> {
         &self.last_error
     }
+}
+
+fn shutting_down() -> ProviderError {
+    ProviderError::new(ErrorKind::Transient, "shutting down")
 }
 
 fn plan_node_name<'a>(by_node: &BTreeMap<&'a str, Vec<Op>>, name: &str) -> Option<&'a str> {
