@@ -26,7 +26,7 @@ use crate::model::{
 pub enum ConflictReason {
     /// A route we do not own has the exact destination of a node's Pod CIDR.
     ForeignRouteAtPodCidr,
-    /// A route we do not own overlaps (but is not equal to) a node's Pod CIDR.
+    /// A route we do not own is more specific than a node's Pod CIDR, so it steals part of it.
     ForeignRouteOverlapsPodCidr,
 }
 
@@ -251,7 +251,9 @@ pub fn plan(spec: &ClusterSpec, nodes: &[NodeInfo], existing: &RouteSnapshot) ->
             plan.delete.push((*r).clone());
         } else if let Some((node, cidr)) = wanted_cidrs
             .iter()
-            .find(|(_, c)| c.contains(&r.destination) || r.destination.contains(c))
+            // Only a more specific route shadows part of a Pod CIDR (longest prefix wins); a
+            // broader one such as 0.0.0.0/0 → igw is just a fallback.
+            .find(|(_, c)| c.contains(&r.destination))
         {
             plan.conflicts.push(Conflict {
                 node: (*node).clone(),

@@ -117,9 +117,13 @@ fn parse_aws(id: &str, rest: &str) -> Result<InstanceRef, ProviderIdError> {
         [zone, instance] => (Some((*zone).to_string()), *instance),
         _ => return Err(malformed(id, "expected aws:///<zone>/<instance-id>")),
     };
-    let valid = instance
-        .strip_prefix("i-")
-        .is_some_and(|hex| !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()));
+    // EC2 ids are hex, but mocks and emulators use other lowercase names: accept those too.
+    let valid = instance.strip_prefix("i-").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    });
     if !valid {
         return Err(malformed(id, "instance id must look like i-0123abcd"));
     }
@@ -190,6 +194,7 @@ mod tests {
             ("aws://us-east-1a/i-0abc", "malformed"),
             ("aws:///us-east-1a/vol-0abc", "malformed"),
             ("aws:///us-east-1a/i-", "malformed"),
+            ("aws:///us-east-1a/i-0ABC", "malformed"),
             ("aws:///a/b/i-0abc", "malformed"),
             ("gce://proj/zone", "malformed"),
             ("gce://proj//name", "malformed"),

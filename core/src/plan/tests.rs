@@ -218,6 +218,19 @@ fn cases() -> Vec<Case> {
             ..Case::default()
         },
         Case {
+            name: "a broader foreign route (the default route) shadows nothing",
+            nodes: vec![node("n1").pod_cidr("10.244.1.0/24").aws("i-1").build()],
+            existing: snapshot(
+                &["rtb-a"],
+                vec![
+                    route("rtb-a", "0.0.0.0/0").other("igw-1").build(),
+                    route("rtb-a", "10.244.0.0/16").other("pcx-1").build(),
+                ],
+            ),
+            create: vec![desired("rtb-a", "10.244.1.0/24", "i-1", "n1")],
+            ..Case::default()
+        },
+        Case {
             name: "routes outside the cluster CIDR are never touched, even claimed ones",
             existing: snapshot(
                 &["rtb-a"],
