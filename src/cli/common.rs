@@ -99,3 +99,45 @@ impl ClusterArgs {
         Ok(provider)
     }
 }
+
+/// One read-only look at the cluster and the cloud, shared by `plan` and `status`.
+pub struct Observation {
+    pub nodes: Vec<k8s_openapi::api::core::v1::Node>,
+    pub infos: Vec<routeplane_core::NodeInfo>,
+    pub snapshot: routeplane_core::RouteSnapshot,
+    pub plan: routeplane_core::Plan,
+}
+
+impl ClusterArgs {
+    /// Lists the Nodes and the managed routes (one call each) and plans; writes nothing.
+    pub async fn observe(&self) -> anyhow::Result<Observation> {
+        use routeplane_core::RouteProvider;
+        let spec = self.spec()?;
+        let api: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(self.kube().await?);
+        let nodes = api
+            .list(&kube::api::ListParams::default())
+            .await
+            .context("listing Nodes")?
+            .items;
+        let infos: Vec<_> = nodes
+            .iter()
+            .filter_map(routeplane_core::controller::nodes::node_info)
+            .collect();
+        let provider = self.aws_provider().await?;
+        let instances: Vec<_> = infos
+            .iter()
+            .filter_map(|n| n.target.as_ref().ok().cloned())
+            .collect();
+        let snapshot = provider
+            .list_routes(&instances)
+            .await
+            .context("listing cloud routes")?;
+        let plan = routeplane_core::plan(&spec, &infos, &snapshot);
+        Ok(Observation {
+            nodes,
+            infos,
+            snapshot,
+            plan,
+        })
+    }
+}

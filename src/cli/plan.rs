@@ -5,12 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use k8s_openapi::api::core::v1::Node;
-use kube::Api;
-use kube::api::ListParams;
-use routeplane_core::controller::nodes::node_info;
 use routeplane_core::plan::Plan;
-use routeplane_core::{InstanceRef, NodeInfo, RouteProvider, plan};
 
 use super::common::ClusterArgs;
 
@@ -30,23 +25,8 @@ pub struct PlanArgs {
 }
 
 pub async fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let spec = args.cluster.spec()?;
-    let client = args.cluster.kube().await?;
-    let nodes = Api::<Node>::all(client)
-        .list(&ListParams::default())
-        .await
-        .context("listing Nodes")?;
-    let nodes: Vec<NodeInfo> = nodes.items.iter().filter_map(node_info).collect();
-    let provider = args.cluster.aws_provider().await?;
-    let instances: Vec<InstanceRef> = nodes
-        .iter()
-        .filter_map(|n| n.target.as_ref().ok().cloned())
-        .collect();
-    let snapshot = provider
-        .list_routes(&instances)
-        .await
-        .context("listing cloud routes")?;
-    let p = plan(&spec, &nodes, &snapshot);
+    let seen = args.cluster.observe().await?;
+    let (p, snapshot, nodes) = (seen.plan, seen.snapshot, seen.infos);
     match args.output {
         Output::Json => println!(
             "{}",

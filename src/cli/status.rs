@@ -7,12 +7,9 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use clap::Args;
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
-use k8s_openapi::api::core::v1::Node;
-use kube::Api;
-use kube::api::ListParams;
 use routeplane_core::controller::nodes::node_info;
 use routeplane_core::plan::{ConflictReason, Plan};
-use routeplane_core::{InstanceRef, NodeInfo, RouteProvider, RouteSnapshot, RouteState, plan};
+use routeplane_core::{RouteSnapshot, RouteState};
 use serde::Serialize;
 
 use super::common::ClusterArgs;
@@ -104,27 +101,12 @@ fn route_states(p: &Plan, snapshot: &RouteSnapshot) -> BTreeMap<(String, String)
 }
 
 pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
-    let spec = args.cluster.spec()?;
-    let client = args.cluster.kube().await?;
-    let list = Api::<Node>::all(client)
-        .list(&ListParams::default())
-        .await
-        .context("listing Nodes")?;
-    let infos: Vec<NodeInfo> = list.items.iter().filter_map(node_info).collect();
-    let provider = args.cluster.aws_provider().await?;
-    let instances: Vec<InstanceRef> = infos
-        .iter()
-        .filter_map(|n| n.target.as_ref().ok().cloned())
-        .collect();
-    let snapshot = provider
-        .list_routes(&instances)
-        .await
-        .context("listing cloud routes")?;
-    let p = plan(&spec, &infos, &snapshot);
+    let seen = args.cluster.observe().await?;
+    let (p, snapshot, list) = (seen.plan, seen.snapshot, seen.nodes);
     let states = route_states(&p, &snapshot);
 
     let mut nodes = Vec::new();
-    for node in &list.items {
+    for node in &list {
         let Some(info) = node_info(node) else {
             continue;
         };

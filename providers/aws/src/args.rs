@@ -132,25 +132,12 @@ fn parse_bucket(s: &str) -> Result<BucketSpec, String> {
     BucketSpec::parse(s)
 }
 
-/// `10s`, `1500ms`, `2m`, or a bare number of seconds.
+/// A call timeout: a duration as core parses it (`10s`, `1500ms`, `2m`), and not zero.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let bad = || AwsError::BadTimeout(s.to_string()).to_string();
-    let (num, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "s"),
-    };
-    let n: f64 = num.parse().map_err(|_| bad())?;
-    let secs = match unit.trim() {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(bad()),
-    };
-    if !(secs > 0.0 && secs.is_finite()) {
-        return Err(bad());
+    match routeplane_core::duration::parse_duration(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(AwsError::BadTimeout(s.trim().to_string()).to_string()),
     }
-    Ok(Duration::from_secs_f64(secs))
 }
 
 #[cfg(test)]
@@ -232,6 +219,6 @@ mod tests {
         assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("5h").is_err());
+        assert!(parse_duration("5x").is_err());
     }
 }
