@@ -162,10 +162,7 @@ where
         }
         _ if mentions_credentials(err) => ProviderError::new(
             ErrorKind::Auth,
-            format!(
-                "{action}: {CREDENTIALS_HINT} ({})",
-                DisplayErrorContext(err)
-            ),
+            format!("{action}: {CREDENTIALS_HINT} ({})", causes(err)),
         )
         .with_code("NoCredentials"),
         SdkError::TimeoutError(_) => {
@@ -174,10 +171,7 @@ where
         }
         SdkError::DispatchFailure(_) => ProviderError::new(
             ErrorKind::Transient,
-            format!(
-                "{action}{on}: could not reach EC2: {}",
-                DisplayErrorContext(err)
-            ),
+            format!("{action}{on}: could not reach EC2: {}", causes(err)),
         )
         .with_code("Dispatch"),
         SdkError::ResponseError(ctx) => {
@@ -186,25 +180,38 @@ where
                 ErrorKind::Transient,
                 format!(
                     "{action}{on}: unreadable EC2 answer (HTTP {status}): {}",
-                    DisplayErrorContext(err)
+                    causes(err)
                 ),
             )
             .with_code("MalformedResponse")
         }
         SdkError::ConstructionFailure(_) => ProviderError::new(
             ErrorKind::Invalid,
-            format!(
-                "{action}{on}: could not build the request: {}",
-                DisplayErrorContext(err)
-            ),
+            format!("{action}{on}: could not build the request: {}", causes(err)),
         )
         .with_code("Construction"),
         _ => ProviderError::new(
             ErrorKind::Transient,
-            format!("{action}{on}: {}", DisplayErrorContext(err)),
+            format!("{action}{on}: {}", causes(err)),
         )
         .with_code("Unknown"),
     }
+}
+
+/// The error and its sources as one line (`a: b: c`), without the SDK's Debug dump, so logs and
+/// Events stay readable.
+fn causes(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        let text = e.to_string();
+        // Wrappers often repeat their source's text; keep each message once.
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
 }
 
 /// Whether a non-service failure comes from the credential chain (nothing to sign with).
