@@ -397,3 +397,45 @@ mod tagged {
     }
 }
 use tagged::Tagged;
+
+#[tokio::test]
+async fn allocates_pod_cidrs_once_and_a_restart_never_hands_one_out_twice() {
+    let fake = FakeKube::start().await.unwrap();
+    let cloud = memory();
+    for i in 1..=3 {
+        fake.add_node(node(&format!("n{i}")).aws(&format!("i-{i}")).to_k8s())
+            .unwrap();
+    }
+    let mut cfg = config();
+    cfg.allocate = Some(vec![("10.244.0.0/16".parse().unwrap(), 24)]);
+    let ctl = start(&fake, cloud.clone(), cfg.clone(), "ctl").await;
+    eventually(WAIT, "three nodes allocated and routed", || {
+        cloud.table("rtb-a").len() == 3
+    })
+    .await;
+    let cidr_of = |n: &str| {
+        fake.node(n).unwrap()["spec"]["podCIDR"]
+            .as_str()
+            .map(str::to_string)
+    };
+    let first: Vec<_> = (1..=3)
+        .map(|i| cidr_of(&format!("n{i}")).unwrap())
+        .collect();
+    assert_eq!(first, ["10.244.0.0/24", "10.244.1.0/24", "10.244.2.0/24"]);
+    ctl.stop().await;
+
+    // While the controller is down, n2 leaves and n4 joins; after the restart n4 gets the
+    // freed range, never one that is still in use.
+    fake.delete_node("n2").unwrap();
+    fake.add_node(node("n4").aws("i-4").to_k8s()).unwrap();
+    let ctl = start(&fake, cloud.clone(), cfg, "ctl").await;
+    eventually(WAIT, "n4 allocated", || cidr_of("n4").is_some()).await;
+    assert_eq!(cidr_of("n4").as_deref(), Some("10.244.1.0/24"));
+    assert_eq!(cidr_of("n1").as_deref(), Some("10.244.0.0/24"));
+    assert_eq!(cidr_of("n3").as_deref(), Some("10.244.2.0/24"));
+    eventually(WAIT, "n4 routed where n2 was", || {
+        cloud.table("rtb-a").get(&"10.244.1.0/24".parse().unwrap()) == Some(&target("i-4"))
+    })
+    .await;
+    ctl.stop().await;
+}
