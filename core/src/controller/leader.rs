@@ -80,8 +80,12 @@ impl Leadership {
     /// A replica that always leads (`--leader-elect=false`).
     pub fn always() -> Self {
         let l = Self::new();
-        l.lock().leading_until = Some(Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600));
-        l.lock().term = 1;
+        {
+            let mut s = l.lock();
+            // A century: "forever" without risking Instant overflow.
+            s.leading_until = Some(Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600));
+            s.term = 1;
+        }
         l.changes.send_replace(true);
         l
     }

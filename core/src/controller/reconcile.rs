@@ -156,7 +156,7 @@ impl<P: RouteProvider> Reconciler<P> {
             wrote: true,
             ..PassReport::default()
         };
-        let failed = self.apply(&plan, &mut report).await;
+        let failed = self.apply(&plan, &nodes, &mut report).await;
         report.failed = failed;
         self.update_conditions(&watched, &plan, &report.failed)
             .await;
@@ -215,6 +215,7 @@ impl<P: RouteProvider> Reconciler<P> {
     async fn apply(
         &mut self,
         plan: &Plan,
+        nodes: &[NodeInfo],
         report: &mut PassReport,
     ) -> BTreeMap<String, ProviderError> {
         let now = Instant::now();
@@ -231,13 +232,10 @@ impl<P: RouteProvider> Reconciler<P> {
                 .or_default()
                 .push(Op::Replace(r.existing.clone(), r.desired.clone()));
         }
-        let targets: BTreeMap<&str, InstanceRef> = self
-            .store
-            .snapshot()
-            .into_iter()
-            .filter_map(|w| w.info.target.ok().map(|t| (w.info.name, t)))
-            .map(|(n, t)| (plan_node_name(&by_node, &n), t))
-            .filter_map(|(n, t)| n.map(|n| (n, t)))
+        // The nodes' instances, from the same snapshot the plan was made from.
+        let targets: BTreeMap<&str, &InstanceRef> = nodes
+            .iter()
+            .filter_map(|n| n.target.as_ref().ok().map(|t| (n.name.as_str(), t)))
             .collect();
 
         let semaphore = Arc::new(Semaphore::new(self.cfg.concurrency.max(1)));
@@ -247,7 +245,7 @@ impl<P: RouteProvider> Reconciler<P> {
                 report.backing_off += 1;
                 continue;
             }
-            let Some(target) = targets.get(node).cloned() else {
+            let Some(target) = targets.get(node).map(|t| (*t).clone()) else {
                 continue;
             };
             let needs_forwarding = !self.forwarding_ok.contains(&target.key());
@@ -572,8 +570,4 @@ impl<P: RouteProvider> Reconciler<P> {
 
 fn shutting_down() -> ProviderError {
     ProviderError::new(ErrorKind::Transient, "shutting down")
-}
-
-fn plan_node_name<'a>(by_node: &BTreeMap<&'a str, Vec<Op>>, name: &str) -> Option<&'a str> {
-    by_node.get_key_value(name).map(|(k, _)| *k)
 }
