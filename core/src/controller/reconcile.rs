@@ -403,30 +403,36 @@ impl<P: RouteProvider> Reconciler<P> {
     async fn emit_route_events(&self, plan: &Plan, failed: &BTreeMap<String, ProviderError>) {
         let Some(status) = &self.status else { return };
         let uid = |name: &str| self.store.get(name).map(|w| w.info.uid).unwrap_or_default();
-        let mut events = Vec::new();
-        for d in &plan.create {
-            if !failed.contains_key(&d.node) {
-                events.push((
-                    d.node.clone(),
-                    EventType::Normal,
-                    "RouteCreated",
-                    format!("route {} → {} in {}", d.destination, d.target, d.table),
-                ));
-            }
+        // One Event per node and reason, not per route: a cold start of 5,000 nodes in three
+        // tables would otherwise post 15,000 Events.
+        let mut grouped: BTreeMap<(String, &'static str), (EventType, Vec<String>)> =
+            BTreeMap::new();
+        let mut add = |node: &str, kind: EventType, reason: &'static str, msg: String| {
+            grouped
+                .entry((node.to_string(), reason))
+                .or_insert((kind, Vec::new()))
+                .1
+                .push(msg);
+        };
+        for d in plan.create.iter().filter(|d| !failed.contains_key(&d.node)) {
+            add(
+                &d.node,
+                EventType::Normal,
+                "RouteCreated",
+                format!("{} → {} in {}", d.destination, d.target, d.table),
+            );
         }
-        for r in &plan.replace {
+        for r in plan
+            .replace
+            .iter()
+            .filter(|r| !failed.contains_key(&r.desired.node))
+        {
             let d = &r.desired;
-            if !failed.contains_key(&d.node) {
-                events.push((
-                    d.node.clone(),
-                    EventType::Normal,
-                    "RouteReplaced",
-                    format!(
-                        "route {} in {}: {} ({:?}) → {}",
-                        d.destination, d.table, r.existing.target, r.existing.state, d.target
-                    ),
-                ));
-            }
+            let msg = format!(
+                "{} in {}: {} ({:?}) → {}",
+                d.destination, d.table, r.existing.target, r.existing.state, d.target
+            );
+            add(&d.node, EventType::Normal, "RouteReplaced", msg);
         }
         for (node, e) in failed.iter().filter(|(k, _)| !k.contains('/')) {
             let reason = match e.kind {
@@ -435,13 +441,17 @@ impl<P: RouteProvider> Reconciler<P> {
                 ErrorKind::Conflict => "RouteConflict",
                 _ => "RouteFailed",
             };
-            events.push((node.clone(), EventType::Warning, reason, e.to_string()));
+            add(node, EventType::Warning, reason, e.to_string());
         }
-        join_all(events.into_iter().map(|(node, kind, reason, msg)| {
+        let posts = grouped.into_iter().map(|((node, reason), (kind, msgs))| {
             let uid = uid(&node);
-            async move { status.event(&node, &uid, kind, reason, msg).await }
-        }))
-        .await;
+            async move {
+                status
+                    .event(&node, &uid, kind, reason, msgs.join("; "))
+                    .await
+            }
+        });
+        in_batches(posts.collect(), self.cfg.concurrency).await;
     }
 
     /// Sets `NetworkUnavailable` on every node whose state differs from what it shows.
@@ -515,7 +525,7 @@ impl<P: RouteProvider> Reconciler<P> {
         }
         let Some(status) = &self.status else { return };
         let store = &self.store;
-        join_all(writes.into_iter().map(|(node, uid, want, announce)| async move {
+        let patches = writes.into_iter().map(|(node, uid, want, announce)| async move {
             match status.set_condition(&node, &want).await {
                 Ok(()) => {
                     store.set_condition(&node, want.as_seen());
@@ -526,8 +536,9 @@ impl<P: RouteProvider> Reconciler<P> {
                 }
                 Err(error) => warn!(node = %node, %error, "could not set NetworkUnavailable"),
             }
-        }))
-        .await;
+        });
+        // Bounded: a cold start must not open thousands of API requests at once.
+        in_batches(patches.collect(), self.cfg.concurrency).await;
     }
 
     fn update_metrics(&self, plan: &Plan, report: &PassReport) {
@@ -565,6 +576,15 @@ impl<P: RouteProvider> Reconciler<P> {
     /// The last error of each failing node.
     pub fn last_errors(&self) -> &BTreeMap<String, String> {
         &self.last_error
+    }
+}
+
+/// Runs `futs` at most `n` at a time (in batches: simple, and these are short API writes).
+async fn in_batches<F: Future<Output = ()>>(mut futs: Vec<F>, n: usize) {
+    while !futs.is_empty() {
+        let rest = futs.split_off(n.max(1).min(futs.len()));
+        join_all(futs).await;
+        futs = rest;
     }
 }
 
