@@ -19,7 +19,7 @@ use routeplane_core::{Mode, NodeInfo};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::common::parse_duration;
+use super::common::{parse_duration, parse_mode};
 
 #[derive(Args, Debug, Clone)]
 pub struct AgentArgs {
@@ -88,11 +88,6 @@ pub struct AgentArgs {
     /// `routeplane lab` and tests to run several simulated nodes in one process).
     #[arg(long, env = "ROUTEPLANE_NETNS", hide = true)]
     pub netns: Option<PathBuf>,
-}
-
-fn parse_mode(s: &str) -> Result<Mode, String> {
-    s.parse()
-        .map_err(|e: routeplane_core::ConfigError| e.to_string())
 }
 
 /// The peer routes this node should have: each other node's Pod CIDRs via its InternalIP of the

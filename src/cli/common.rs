@@ -56,7 +56,7 @@ fn parse_cidr(s: &str) -> Result<IpNet, String> {
     Ok(net)
 }
 
-fn parse_mode(s: &str) -> Result<Mode, String> {
+pub fn parse_mode(s: &str) -> Result<Mode, String> {
     s.parse()
         .map_err(|e: routeplane_core::ConfigError| e.to_string())
 }
