@@ -155,7 +155,7 @@ impl NetConf {
         if self.name.is_empty() {
             return Err(Error::InvalidConfig("\"name\" is empty".into()));
         }
-        if self.bridge.is_empty() || self.bridge.len() > 15 || self.bridge.contains('/') {
+        if crate::env::validate_ifname(&self.bridge).is_err() {
             return Err(Error::InvalidConfig(format!(
                 "bridge name {:?} is not a valid interface name",
                 self.bridge

@@ -90,8 +90,11 @@ fn invalid(name: &'static str, reason: String) -> Error {
 }
 
 /// SPEC.md: "alphanumeric, underscore, period, hyphen", starting alphanumeric. We also rely on it:
-/// the ID goes into IPAM symlink targets and nftables comments.
-fn validate_container_id(id: &str) -> Result<()> {
+/// the ID goes into IPAM symlink targets and nftables comments, so it must never carry a `/`.
+///
+/// # Errors
+/// [`Error::InvalidEnv`] naming `CNI_CONTAINERID`.
+pub fn validate_container_id(id: &str) -> Result<()> {
     let ok = id.len() <= 256
         && id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && id
@@ -108,6 +111,9 @@ fn validate_container_id(id: &str) -> Result<()> {
 }
 
 /// The kernel's `dev_valid_name`: 1–15 bytes, not `.`/`..`, no `/`, `:` or whitespace.
+///
+/// # Errors
+/// [`Error::InvalidEnv`] naming `CNI_IFNAME`.
 pub fn validate_ifname(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 15

@@ -96,6 +96,24 @@ pub enum Error {
     /// An invariant the kernel should have kept did not hold.
     #[error("{0}")]
     Internal(String),
+    /// An IPAM store entry is not a well-formed reservation. Allocation stops rather than guess
+    /// which addresses are free.
+    #[error(
+        "IPAM store entry {path} is corrupt: {reason}; refusing to allocate until it is repaired \
+         (see \"IPAM store and recovery\" in docs/cni.md)"
+    )]
+    CorruptStore {
+        /// The entry.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Stdin is larger than any network configuration can be.
+    #[error("stdin is larger than {limit} bytes: not a network configuration")]
+    StdinTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// A file operation failed.
     #[error("{op} {path}: {source}")]
     Io {
@@ -115,14 +133,14 @@ impl Error {
         match self {
             Error::IncompatibleVersion(_) => code::INCOMPATIBLE_VERSION,
             Error::InvalidEnv { .. } => code::INVALID_ENV,
-            Error::Decode(_) => code::DECODE,
+            Error::Decode(_) | Error::StdinTooLarge { .. } => code::DECODE,
             Error::InvalidConfig(_) => code::INVALID_CONFIG,
             Error::Netns { .. } => code::UNKNOWN_CONTAINER,
             Error::Exhausted(_) => code::TRY_AGAIN,
             Error::AlreadyAttached { .. } => code::ALREADY_ATTACHED,
             Error::Check(_) => code::CHECK_FAILED,
             Error::NotAvailable(_) => code::NOT_AVAILABLE,
-            Error::Io { .. } => code::IO_FAILURE,
+            Error::Io { .. } | Error::CorruptStore { .. } => code::IO_FAILURE,
             Error::Netlink { .. } | Error::Nft(_) | Error::Internal(_) => code::INTERNAL,
         }
     }
@@ -142,6 +160,8 @@ impl Error {
             Error::Netlink { .. } => "netlink",
             Error::Nft(_) => "nft",
             Error::Io { .. } => "io",
+            Error::CorruptStore { .. } => "corrupt_store",
+            Error::StdinTooLarge { .. } => "stdin_too_large",
             Error::Internal(_) => "internal",
         }
     }

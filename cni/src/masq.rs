@@ -16,7 +16,7 @@
 //! `nft -f -` run when the table is missing or its definition changed (tracked by a stamp file
 //! next to the IPAM store), under its own lock.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::net::IpAddr;
@@ -108,6 +108,7 @@ impl MasqTable {
         let _lock = Flock::lock(file, FlockArg::LockExclusive)
             .map_err(|(_, e)| Error::io("flock", &lock_path, e.into()))?;
         run_nft(&script)?;
+        crate::killpoint::reached("masq_table_applied")?;
         let tmp = state_dir.join(".nft.stamp.tmp");
         let mut f = File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
         f.write_all(stamp.as_bytes())
@@ -203,15 +204,15 @@ impl MasqTable {
         Ok(out)
     }
 
-    /// GC: removes every pod element whose address is not held by a valid attachment.
+    /// GC: removes every pod element whose address is not in `keep`.
     ///
     /// # Errors
     /// As [`Self::pod_elements`] and [`Self::remove_pod`].
-    pub fn gc(&self, kept: &HashMap<IpAddr, Owner>) -> Result<Vec<IpAddr>> {
+    pub fn gc(&self, keep: &HashSet<IpAddr>) -> Result<Vec<IpAddr>> {
         let stale: Vec<IpAddr> = self
             .pod_elements()?
             .into_iter()
-            .filter(|ip| !kept.contains_key(ip))
+            .filter(|ip| !keep.contains(ip))
             .collect();
         self.remove_pod(&stale)?;
         Ok(stale)

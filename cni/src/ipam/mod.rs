@@ -14,8 +14,9 @@ use ipnet::IpNet;
 
 pub use self::range::{Range, range_sets};
 use self::range::{from_u128, to_u128};
-pub use self::store::{Owner, Store};
+pub use self::store::{Corrupt, Owner, Scan, Store};
 use crate::error::{Error, Result};
+use crate::killpoint;
 
 /// One allocated address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,8 @@ pub struct Allocation {
 /// set is full (nothing is kept in either case), [`Error::Io`].
 pub fn allocate(store: &Store, sets: &[Vec<Range>], owner: &Owner) -> Result<Vec<Allocation>> {
     let lock = store.lock()?;
+    killpoint::reached("ipam_locked")?;
+    // Strict: an unreadable entry could hide a taken address, so it stops the allocation.
     let existing = store.reservations()?;
     let mine: Vec<String> = existing
         .iter()
@@ -49,40 +52,42 @@ pub fn allocate(store: &Store, sets: &[Vec<Range>], owner: &Owner) -> Result<Vec
     let used: HashSet<IpAddr> = existing.into_iter().map(|(ip, _)| ip).collect();
 
     let mut picks: Vec<(usize, Allocation)> = Vec::new();
-    let mut result = Ok(());
     for (i, set) in sets.iter().enumerate() {
         match pick(set, &used, store.cursor(i)) {
             Some(a) => picks.push((i, a)),
             None => {
                 let labels: Vec<String> = set.iter().map(Range::label).collect();
-                result = Err(Error::Exhausted(labels.join(", ")));
-                break;
+                return Err(Error::Exhausted(labels.join(", ")));
             }
         }
     }
-    result?;
 
+    // Reserve, then move the cursors; on any failure give back what this call reserved, so an
+    // ADD that reports an error holds nothing.
     let mut done: Vec<IpAddr> = Vec::new();
-    for (_, a) in &picks {
-        let ip = a.address.addr();
-        let outcome = store.reserve(&lock, ip, owner).and_then(|ok| {
-            if ok {
-                Ok(())
-            } else {
+    let outcome = (|| {
+        for (_, a) in &picks {
+            let ip = a.address.addr();
+            if !store.reserve(&lock, ip, owner)? {
                 // Cannot happen under the lock unless someone edits the store by hand.
-                Err(Error::Exhausted(format!("{ip} was taken concurrently")))
+                return Err(Error::Exhausted(format!("{ip} was taken concurrently")));
             }
-        });
-        if let Err(e) = outcome {
-            for ip in &done {
-                let _ = store.release(&lock, *ip);
+            done.push(ip);
+            if done.len() == 1 {
+                killpoint::reached("ipam_reserved_one")?;
             }
-            return Err(e);
         }
-        done.push(ip);
-    }
-    for (i, a) in &picks {
-        store.set_cursor(&lock, *i, a.address.addr())?;
+        killpoint::reached("ipam_reserved_all")?;
+        for (i, a) in &picks {
+            store.set_cursor(&lock, *i, a.address.addr())?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = outcome {
+        for ip in &done {
+            let _ = store.release(&lock, *ip);
+        }
+        return Err(e);
     }
     Ok(picks.into_iter().map(|(_, a)| a).collect())
 }
@@ -141,13 +146,15 @@ fn scan(r: &Range, from: u128, to: u128, used: &HashSet<IpAddr>) -> Option<Alloc
     None
 }
 
-/// The addresses `owner` holds (no lock needed).
+/// The addresses `owner` holds (no lock needed). Unreadable entries are skipped: they cannot be
+/// matched to an owner, and they stay reserved until repaired, so nothing is double-booked.
 ///
 /// # Errors
 /// [`Error::Io`].
 pub fn owned_by(store: &Store, owner: &Owner) -> Result<Vec<IpAddr>> {
     Ok(store
-        .reservations()?
+        .scan()?
+        .held
         .into_iter()
         .filter(|(_, o)| o == owner)
         .map(|(ip, _)| ip)
@@ -161,32 +168,53 @@ pub fn owned_by(store: &Store, owner: &Owner) -> Result<Vec<IpAddr>> {
 pub fn release(store: &Store, owner: &Owner) -> Result<Vec<IpAddr>> {
     let lock = store.lock()?;
     let mut out = Vec::new();
-    for (ip, o) in store.reservations()? {
+    for (ip, o) in store.scan()?.held {
         if &o == owner {
             store.release(&lock, ip)?;
             out.push(ip);
+            if out.len() == 1 {
+                killpoint::reached("ipam_released_one")?;
+            }
         }
     }
     Ok(out)
 }
 
-/// Releases every reservation whose owner is not in `valid`. Returns (kept, released).
+/// What [`gc`] did.
+#[derive(Debug, Default)]
+pub struct GcOutcome {
+    /// Reservations of valid attachments, kept.
+    pub kept: HashMap<IpAddr, Owner>,
+    /// Released addresses.
+    pub released: Vec<IpAddr>,
+    /// Unreadable entries, left in place (their owner is unknown, so they may be live).
+    pub corrupt: Vec<Corrupt>,
+}
+
+/// Releases every reservation whose owner is not in `valid`. Unreadable entries are neither
+/// kept nor released: they are returned so the caller reports them.
 ///
 /// # Errors
 /// [`Error::Io`].
-pub fn gc(store: &Store, valid: &HashSet<Owner>) -> Result<(HashMap<IpAddr, Owner>, Vec<IpAddr>)> {
+pub fn gc(store: &Store, valid: &HashSet<Owner>) -> Result<GcOutcome> {
     let lock = store.lock()?;
-    let mut kept = HashMap::new();
-    let mut released = Vec::new();
-    for (ip, o) in store.reservations()? {
+    let scan = store.scan()?;
+    let mut out = GcOutcome {
+        corrupt: scan.corrupt,
+        ..GcOutcome::default()
+    };
+    for (ip, o) in scan.held {
         if valid.contains(&o) {
-            kept.insert(ip, o);
+            out.kept.insert(ip, o);
         } else {
             store.release(&lock, ip)?;
-            released.push(ip);
+            out.released.push(ip);
+            if out.released.len() == 1 {
+                killpoint::reached("ipam_released_one")?;
+            }
         }
     }
-    Ok((kept, released))
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -263,9 +291,95 @@ mod tests {
             allocate(&store, &sets, &owner(i)).unwrap();
         }
         let valid: HashSet<Owner> = [owner(1), owner(3)].into_iter().collect();
-        let (kept, released) = gc(&store, &valid).unwrap();
-        assert_eq!(kept.len(), 2);
-        assert_eq!(released.len(), 2);
+        let out = gc(&store, &valid).unwrap();
+        assert_eq!(out.kept.len(), 2);
+        assert_eq!(out.released.len(), 2);
+    }
+
+    /// Makes a broken entry at the given path.
+    type Breaker = fn(&std::path::Path);
+
+    fn corrupt_entries() -> Vec<(&'static str, Breaker)> {
+        vec![
+            // host-local's format (a regular file), truncated to nothing.
+            ("10.9.0.9", |p| std::fs::write(p, b"").unwrap()),
+            // host-local's format, intact: still not ours.
+            ("10.9.0.9", |p| std::fs::write(p, b"c9\r\neth0").unwrap()),
+            ("10.9.0.9", |p| std::fs::create_dir(p).unwrap()),
+            ("10.9.0.9", |p| {
+                std::os::unix::fs::symlink("no-owner", p).unwrap()
+            }),
+            ("10.9.0.9", |p| {
+                std::os::unix::fs::symlink("../x/eth0", p).unwrap()
+            }),
+            ("10.9.0.9", |p| {
+                std::os::unix::fs::symlink("c9/", p).unwrap()
+            }),
+            ("fd00:9:0::9", |p| {
+                std::os::unix::fs::symlink("c9/eth0", p).unwrap()
+            }),
+        ]
+    }
+
+    #[test]
+    fn a_corrupt_entry_stops_allocation_with_an_error_naming_it() {
+        for (name, make) in corrupt_entries() {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path(), "net").unwrap();
+            let sets = vec![set("10.9.0.0/24"), set("fd00:9::/64")];
+            allocate(&store, &sets, &owner(1)).unwrap();
+            let entry = store.dir().join(name);
+            make(&entry);
+            let e = allocate(&store, &sets, &owner(2)).unwrap_err();
+            assert_eq!(e.code(), crate::error::code::IO_FAILURE, "{name}: {e}");
+            let msg = e.to_string();
+            assert!(
+                msg.contains(&entry.display().to_string())
+                    && msg.contains("corrupt")
+                    && msg.contains("docs/cni.md"),
+                "{name}: {msg}"
+            );
+            // Nothing was handed out, and the healthy attachment is still readable.
+            assert!(owned_by(&store, &owner(2)).unwrap().is_empty(), "{name}");
+            assert_eq!(owned_by(&store, &owner(1)).unwrap().len(), 2, "{name}");
+            // GC reports the entry and leaves it alone (its owner may be live); the healthy
+            // attachment it was not told to keep is released.
+            let out = gc(&store, &HashSet::new()).unwrap();
+            assert_eq!(out.corrupt.len(), 1, "{name}");
+            assert_eq!(out.released.len(), 2, "{name}");
+            assert!(std::fs::symlink_metadata(&entry).is_ok(), "{name}");
+            assert!(allocate(&store, &sets, &owner(2)).is_err(), "{name}");
+            // The documented repair: remove the entry (or recreate it as a symlink to its
+            // owner); allocation works again and never returns the repaired address's owner's.
+            if std::fs::symlink_metadata(&entry).unwrap().is_dir() {
+                std::fs::remove_dir(&entry).unwrap();
+            } else {
+                std::fs::remove_file(&entry).unwrap();
+            }
+            let ip: IpAddr = name.parse().unwrap();
+            std::os::unix::fs::symlink("c7/eth0", store.dir().join(ip.to_string())).unwrap();
+            let a = allocate(&store, &sets, &owner(2)).unwrap();
+            assert!(a.iter().all(|x| x.address.addr() != ip), "{name}: {a:?}");
+        }
+    }
+
+    #[test]
+    fn a_truncated_or_garbage_cursor_is_only_a_lost_hint() {
+        for content in ["", "10.9.", "not an address", "10.9.0.200\0\0"] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path(), "net").unwrap();
+            let sets = vec![set("10.9.0.0/29")];
+            let first = allocate(&store, &sets, &owner(1)).unwrap();
+            std::fs::write(store.dir().join("last_reserved.0"), content).unwrap();
+            let second = allocate(&store, &sets, &owner(2)).unwrap();
+            assert_ne!(first[0].address, second[0].address, "{content:?}");
+            // The cursor is whole again.
+            assert_eq!(
+                store.cursor(0),
+                Some(second[0].address.addr()),
+                "{content:?}"
+            );
+        }
     }
 
     #[test]

@@ -37,8 +37,13 @@ impl Owner {
         format!("{}/{}", self.container_id, self.ifname)
     }
 
+    /// The owner a symlink target names, if it is a well-formed `<containerID>/<ifname>`.
     fn decode(s: &str) -> Option<Owner> {
         let (c, i) = s.split_once('/')?;
+        if crate::env::validate_container_id(c).is_err() || crate::env::validate_ifname(i).is_err()
+        {
+            return None;
+        }
         Some(Owner {
             container_id: c.to_string(),
             ifname: i.to_string(),
@@ -94,29 +99,84 @@ impl Store {
         Ok(Locked { _lock: lock })
     }
 
-    /// Every reservation. Safe without the lock: each entry appears atomically.
+    /// Every reservation, or [`Error::CorruptStore`] for the first entry that is not one. Used
+    /// where a wrong answer would double-book an address (allocation). Safe without the lock:
+    /// each entry appears and disappears atomically.
     ///
     /// # Errors
-    /// [`Error::Io`].
+    /// [`Error::CorruptStore`], [`Error::Io`].
     pub fn reservations(&self) -> Result<Vec<(IpAddr, Owner)>> {
-        let rd = fs::read_dir(&self.dir).map_err(|e| Error::io("read", &self.dir, e))?;
-        let mut out = Vec::new();
-        for entry in rd.flatten() {
-            let name = entry.file_name();
-            let Some(ip) = name.to_str().and_then(|n| n.parse::<IpAddr>().ok()) else {
-                continue;
-            };
-            // A vanished entry (a concurrent release) is simply skipped.
-            let Ok(target) = fs::read_link(entry.path()) else {
-                continue;
-            };
-            let owner = target.to_str().and_then(Owner::decode).unwrap_or(Owner {
-                container_id: String::new(),
-                ifname: String::new(),
-            });
-            out.push((ip, owner));
+        let scan = self.scan()?;
+        match scan.corrupt.into_iter().next() {
+            Some(c) => Err(c.into_error(&self.dir)),
+            None => Ok(scan.held),
         }
-        Ok(out)
+    }
+
+    /// Every readable reservation plus the entries that are not readable. Used where skipping a
+    /// bad entry is safe because nothing is handed out (DEL, CHECK, GC): an unreadable entry
+    /// keeps its address out of use until an operator repairs it (docs/cni.md).
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the directory cannot be read.
+    pub fn scan(&self) -> Result<Scan> {
+        let rd = fs::read_dir(&self.dir).map_err(|e| Error::io("read", &self.dir, e))?;
+        let mut scan = Scan::default();
+        for entry in rd {
+            let entry = entry.map_err(|e| Error::io("read", &self.dir, e))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                continue;
+            };
+            let Ok(ip) = name.parse::<IpAddr>() else {
+                // The lock, cursors, nft stamp and temp files.
+                continue;
+            };
+            let mut bad = |reason: String| {
+                scan.corrupt.push(Corrupt {
+                    ip,
+                    entry: name.to_string(),
+                    reason,
+                });
+            };
+            if ip.to_string() != name {
+                bad("the address is not written in canonical form".into());
+                continue;
+            }
+            let path = entry.path();
+            match fs::symlink_metadata(&path) {
+                // Released concurrently.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io("stat", &path, e)),
+                Ok(m) if !m.file_type().is_symlink() => {
+                    bad(format!(
+                        "a {} where a reservation symlink belongs (length {}; host-local's store \
+                         or a hand-made file?)",
+                        if m.is_dir() {
+                            "directory"
+                        } else {
+                            "regular file"
+                        },
+                        m.len()
+                    ));
+                    continue;
+                }
+                Ok(_) => {}
+            }
+            let target = match fs::read_link(&path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io("readlink", &path, e)),
+            };
+            match target.to_str().and_then(Owner::decode) {
+                Some(owner) => scan.held.push((ip, owner)),
+                None => bad(format!(
+                    "owner {:?} is not <containerID>/<ifname>",
+                    target.to_string_lossy()
+                )),
+            }
+        }
+        Ok(scan)
     }
 
     /// Reserves `ip` for `owner`; `Ok(false)` if it is taken. Call with the lock held.
@@ -165,7 +225,38 @@ impl Store {
         let mut f = File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
         f.write_all(ip.to_string().as_bytes())
             .map_err(|e| Error::io("write", &tmp, e))?;
+        crate::killpoint::reached("ipam_cursor_tmp")?;
         fs::rename(&tmp, &path).map_err(|e| Error::io("rename", &path, e))
+    }
+}
+
+/// What [`Store::scan`] found.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Well-formed reservations.
+    pub held: Vec<(IpAddr, Owner)>,
+    /// Entries named like an address that are not a well-formed reservation.
+    pub corrupt: Vec<Corrupt>,
+}
+
+/// An unreadable store entry.
+#[derive(Debug, Clone)]
+pub struct Corrupt {
+    /// The address the entry is named for (it stays out of use).
+    pub ip: IpAddr,
+    /// The entry's file name.
+    pub entry: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl Corrupt {
+    /// The error naming this entry, its store and the way out.
+    pub fn into_error(self, dir: &Path) -> Error {
+        Error::CorruptStore {
+            path: dir.join(&self.entry),
+            reason: self.reason,
+        }
     }
 }
 

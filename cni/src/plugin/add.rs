@@ -32,6 +32,7 @@ pub(super) fn add(env: &Env, conf: &NetConf, version: &str) -> Result<Value> {
     let netns_path = env.netns.as_deref().unwrap_or(Path::new(""));
     let ns = netns::open(netns_path)?;
     let mut pod_sock = netns::socket_in(&ns, netns_path)?;
+    killpoint::reached("add_netns_open")?;
     let owner = Owner {
         container_id: env.container_id.clone(),
         ifname: env.ifname.clone(),
@@ -58,23 +59,26 @@ pub(super) fn add(env: &Env, conf: &NetConf, version: &str) -> Result<Value> {
     }
 
     let allocs = ipam::allocate(&net.store, &net.sets, &owner)?;
-    killpoint::reached("after_ipam");
 
     let mut undo = Undo::default();
     match attach(env, &net, &owner, &allocs, &ns, &mut pod_sock, &mut undo) {
         Ok(result) => Ok(result.to_json(version, conf.prev_result.as_ref())),
         Err(e) => {
             // Best effort, keep going on errors: the original error is what the runtime sees.
+            // The reservation goes last, so a rollback killed half-way leaves state that DEL
+            // and GC find (the same invariant as DEL).
             let mut host = Socket::new().ok();
             if undo.masq {
                 let addrs: Vec<IpAddr> = allocs.iter().map(|a| a.address.addr()).collect();
                 let _ = net.masq.remove_pod(&addrs);
             }
+            let _ = killpoint::reached("rollback_masq_removed");
             if undo.veth
                 && let Some(s) = host.as_mut()
             {
                 let _ = s.delete_link(&net.host_veth(&owner));
             }
+            let _ = killpoint::reached("rollback_veth_removed");
             let _ = ipam::release(&net.store, &owner);
             Err(e)
         }
@@ -99,11 +103,12 @@ fn attach(
     undo: &mut Undo,
 ) -> Result<CniResult> {
     let conf = net.conf;
+    killpoint::reached("after_ipam")?;
     let mut host = Socket::new()?;
     let (bridge_index, bridge_mac) = ensure_bridge(&mut host, conf, allocs)?;
     let has_v6 = allocs.iter().any(|a| a.address.addr().is_ipv6());
     sysctl::enable_forwarding(Path::new("/proc/sys"), true, has_v6)?;
-    killpoint::reached("after_bridge");
+    killpoint::reached("after_bridge")?;
 
     let host_name = net.host_veth(owner);
     let host_mac = names::mac(&[&conf.name, &owner.container_id, &owner.ifname, "host"]);
@@ -118,7 +123,7 @@ fn attach(
         ns.as_raw_fd(),
     )?;
     undo.veth = true;
-    killpoint::reached("after_veth");
+    killpoint::reached("after_veth")?;
 
     // Host end up first: the pod's gateway routes are validated against a live link.
     let host_link = host
@@ -128,6 +133,7 @@ fn attach(
         host.set_hairpin(host_link.header.index)?;
     }
     host.set_flags(host_link.header.index, LinkFlags::Up)?;
+    killpoint::reached("host_end_up")?;
 
     let pod_link = pod_sock
         .link_by_name(&env.ifname)?
@@ -137,6 +143,7 @@ fn attach(
     for a in allocs {
         pod_sock.add_address(pod_index, a.address)?;
     }
+    killpoint::reached("pod_addresses")?;
     let routes = pod_routes(conf, allocs);
     for r in &routes {
         pod_sock.add_route(
@@ -151,14 +158,14 @@ fn attach(
             false,
         )?;
     }
-    killpoint::reached("after_pod_config");
+    killpoint::reached("after_pod_config")?;
 
     if conf.ip_masq {
         let addrs: Vec<IpAddr> = allocs.iter().map(|a| a.address.addr()).collect();
         undo.masq = true;
         net.masq.add_pod(net.state_dir(), owner, &addrs)?;
     }
-    killpoint::reached("after_masq");
+    killpoint::reached("after_masq")?;
 
     let netns = env
         .netns
@@ -248,7 +255,7 @@ fn ensure_bridge(
     if link.is_none() {
         let mac = names::mac(&[&conf.bridge, "bridge"]);
         match host.create_bridge(&conf.bridge, conf.mtu, mac) {
-            Ok(()) => {}
+            Ok(()) => killpoint::reached("bridge_created")?,
             // Another ADD created it first.
             Err(e) if e.errno() == Some(libc::EEXIST) => {}
             Err(e) => return Err(e),

@@ -2,14 +2,17 @@
 //! to an attachment in `cni.dev/valid-attachments` (or the older `cni.dev/attachments`).
 //!
 //! This is also the recovery path after a plugin was killed mid-ADD: whatever that ADD left is
-//! owned by an attachment the runtime does not list.
+//! owned by an attachment the runtime does not list. Unreadable IPAM entries are reported, not
+//! released: their owner is unknown, so they may belong to a live pod.
 
 use std::collections::HashSet;
+use std::net::IpAddr;
 
 use super::Network;
 use crate::config::NetConf;
 use crate::error::{Error, Result};
 use crate::ipam::{self, Owner};
+use crate::killpoint;
 use crate::names;
 use crate::netlink::{self, Socket};
 
@@ -40,19 +43,29 @@ pub(super) fn gc(conf: &NetConf) -> Result<()> {
             }
         }
     }
+    killpoint::reached("gc_links_removed")?;
 
-    // Compute the kept addresses without releasing yet, so nft GC knows which to keep.
-    let kept: std::collections::HashMap<_, _> = net
-        .store
-        .reservations()?
-        .into_iter()
+    // The addresses whose masquerade element stays: those of valid attachments, and those of
+    // unreadable entries (possibly live). Computed before anything is released.
+    let scan = net.store.scan()?;
+    let keep: HashSet<IpAddr> = scan
+        .held
+        .iter()
         .filter(|(_, o)| valid.contains(o))
+        .map(|(ip, _)| *ip)
+        .chain(scan.corrupt.iter().map(|c| c.ip))
         .collect();
-    if let Err(e) = net.masq.gc(&kept) {
+    if let Err(e) = net.masq.gc(&keep) {
         errors.push(e.to_string());
     }
-    if let Err(e) = ipam::gc(&net.store, &valid) {
-        errors.push(e.to_string());
+    killpoint::reached("gc_masq_removed")?;
+    match ipam::gc(&net.store, &valid) {
+        Ok(out) => errors.extend(
+            out.corrupt
+                .into_iter()
+                .map(|c| c.into_error(net.store.dir()).to_string()),
+        ),
+        Err(e) => errors.push(e.to_string()),
     }
     if errors.is_empty() {
         Ok(())

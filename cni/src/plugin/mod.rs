@@ -17,11 +17,26 @@ use crate::error::{Error, Result};
 
 pub use self::network::Network;
 
+/// The most stdin we read. A conflist entry with a `prevResult` is a few KiB and a GC list of
+/// every attachment on a node well under 1 MiB; anything near this is hostile or broken, and
+/// reading it unbounded would let a caller exhaust the node's memory.
+pub const MAX_STDIN: u64 = 4 << 20;
+
 /// Runs one invocation with the process environment and stdin; returns the exit code.
 pub fn main() -> i32 {
     let mut stdin = Vec::new();
-    let read = std::io::stdin().read_to_end(&mut stdin);
+    let read = std::io::stdin()
+        .lock()
+        .take(MAX_STDIN + 1)
+        .read_to_end(&mut stdin);
     let (out, code) = match read {
+        Ok(n) if n as u64 > MAX_STDIN => (
+            Some(error_json(
+                "1.1.0",
+                &Error::StdinTooLarge { limit: MAX_STDIN },
+            )),
+            1,
+        ),
         Ok(_) => run(|k| std::env::var(k).ok(), &stdin),
         Err(e) => (Some(error_json("1.1.0", &Error::io("read", "stdin", e))), 1),
     };

@@ -282,6 +282,121 @@ impl Node {
         }
     }
 
+    /// The network name of this node's configuration.
+    pub fn network(&self) -> String {
+        self.conf["name"].as_str().unwrap().to_string()
+    }
+
+    /// The host-side veth the plugin derives for `cid`/eth0.
+    pub fn host_veth(&self, cid: &str) -> String {
+        routeplane_cni::names::host_veth(&self.network(), cid, "eth0")
+    }
+
+    /// Every reservation as (address, owner), after checking that the store is well formed:
+    /// every address entry is a symlink to `<cid>/<ifname>`, and nothing else is in the
+    /// directory but the lock, the cursors and the nft stamp (a temp file a kill left behind
+    /// is tolerated: the next write truncates and renames it).
+    pub fn checked_reservations(&self) -> Vec<(IpAddr, String)> {
+        let mut out = Vec::new();
+        let Ok(rd) = std::fs::read_dir(self.store_dir()) else {
+            return out;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Ok(ip) = name.parse::<IpAddr>() {
+                let meta = std::fs::symlink_metadata(e.path()).unwrap();
+                assert!(meta.file_type().is_symlink(), "{name} is not a symlink");
+                let owner = std::fs::read_link(e.path()).unwrap();
+                let owner = owner.to_str().unwrap().to_string();
+                let (cid, ifname) = owner.split_once('/').expect("owner is cid/ifname");
+                assert!(!cid.is_empty() && !ifname.is_empty(), "{name} -> {owner}");
+                assert_eq!(ip.to_string(), name, "canonical entry name");
+                out.push((ip, owner));
+            } else {
+                let known = name == "lock"
+                    || name == "nft.lock"
+                    || name == "nft.stamp"
+                    || name == ".nft.stamp.tmp"
+                    || name.strip_prefix("last_reserved.").is_some()
+                    || (name.starts_with(".last_reserved.") && name.ends_with(".tmp"));
+                assert!(known, "unexpected file {name} in the IPAM store");
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// How many rules the network's nft table holds (0 when it does not exist).
+    pub fn nft_rule_count(&self) -> usize {
+        let o = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns.name,
+                "nft",
+                "-j",
+                "list",
+                "table",
+                "inet",
+            ])
+            .arg(self.table())
+            .output()
+            .unwrap();
+        if !o.status.success() {
+            return 0;
+        }
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["nftables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i.get("rule").is_some())
+            .count()
+    }
+
+    /// Runs the plugin with raw bytes on stdin (a write error, e.g. the plugin stopped reading
+    /// an oversized stdin, is ignored).
+    pub fn run_raw(
+        &self,
+        command: &str,
+        cid: &str,
+        netns: Option<String>,
+        ifname: &str,
+        stdin: Vec<u8>,
+    ) -> Run {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.ns.name, bin()])
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("CNI_COMMAND", command)
+            .env("CNI_PATH", "/opt/cni/bin")
+            .env("CNI_CONTAINERID", cid)
+            .env("CNI_IFNAME", ifname)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(n) = netns {
+            c.env("CNI_NETNS", n);
+        }
+        let mut child = c.spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        let writer = std::thread::spawn(move || {
+            let _ = input.write_all(&stdin);
+        });
+        let o = child.wait_with_output().unwrap();
+        let _ = writer.join();
+        let text = String::from_utf8_lossy(&o.stdout);
+        let out = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        };
+        Run {
+            ok: o.status.success(),
+            out,
+        }
+    }
+
     pub fn add(&self, cid: &str, pod: &Netns) -> Run {
         self.run("ADD", cid, Some(pod), &self.conf)
     }
