@@ -1,7 +1,9 @@
-//! Fault injection, per action or for all: added latency (fixed ± jitter) and, with given
-//! probabilities, `InternalError` (500), `Unavailable` (503), throttle bursts
-//! (`RequestLimitExceeded` for this and the next N requests of the action), timeouts (the server
-//! hangs longer than a client waits) and dropped connections (closed without an answer).
+//! Fault injection shared by the mock clouds, keyed by API operation (an EC2 `Action`, a GCE
+//! method such as `compute.routes.insert`), per operation or for all: added latency (fixed ±
+//! jitter) and, with given probabilities, a server error (500), an unavailable error (503),
+//! throttle bursts (the cloud's throttling error for this and the next N requests of the
+//! operation), timeouts (the server hangs longer than a client waits) and dropped connections
+//! (closed without an answer). Each mock renders a fault in its own wire format.
 //!
 //! Decisions come from a seeded RNG, so a failing run can be replayed with the same seed and the
 //! same request order.
@@ -12,16 +14,16 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-/// What can go wrong with one action's requests.
+/// What can go wrong with one operation's requests.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FaultSpec {
     /// Added to every request.
     pub latency: Duration,
     /// Uniform ± jitter around `latency`.
     pub jitter: Duration,
-    /// Probability of `InternalError` (HTTP 500).
+    /// Probability of a server error (HTTP 500: EC2 `InternalError`, GCE `backendError`).
     pub internal_error: f64,
-    /// Probability of `Unavailable` (HTTP 503).
+    /// Probability of an unavailable error (HTTP 503: EC2 `Unavailable`, GCE `backendError`).
     pub unavailable: f64,
     /// Probability that a throttle burst starts.
     pub throttle: f64,
@@ -29,7 +31,7 @@ pub struct FaultSpec {
     pub throttle_burst: u32,
     /// Probability of hanging for `hang`.
     pub timeout: f64,
-    /// How long a timed-out request hangs before an `InternalError`.
+    /// How long a timed-out request hangs before a server error.
     pub hang: Duration,
     /// Probability of closing the connection without an answer.
     pub drop_connection: f64,
@@ -46,12 +48,12 @@ impl FaultSpec {
         self.jitter = jitter;
         self
     }
-    /// Answers `InternalError` with probability `p`.
+    /// Answers a server error (500) with probability `p`.
     pub fn internal_error(mut self, p: f64) -> Self {
         self.internal_error = p;
         self
     }
-    /// Answers `Unavailable` with probability `p`.
+    /// Answers an unavailable error (503) with probability `p`.
     pub fn unavailable(mut self, p: f64) -> Self {
         self.unavailable = p;
         self
@@ -116,11 +118,11 @@ impl Faults {
 /// The fault chosen for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
-    /// Answer `InternalError`.
+    /// Answer a server error (500).
     InternalError,
-    /// Answer `Unavailable`.
+    /// Answer an unavailable error (503).
     Unavailable,
-    /// Answer `RequestLimitExceeded`.
+    /// Answer the cloud's throttling error.
     Throttle,
     /// Hang this long.
     Timeout(Duration),

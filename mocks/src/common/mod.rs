@@ -1,0 +1,7 @@
+//! Machinery the mock clouds share: fault injection ([`faults`]), the HTTP/1.1 accept loop that
+//! can cut a live connection ([`server`]) and the in-order call log ([`record`]). Each mock keeps
+//! its own wire format, API surface and call type.
+
+pub mod faults;
+pub mod record;
+pub mod server;
