@@ -98,7 +98,6 @@ expect_refusal() {
 expect_refusal "cloud is required"        --set clusterName=x --set 'clusterCIDRs={10.244.0.0/16}'
 expect_refusal "clusterName is required"  --set cloud=aws --set 'clusterCIDRs={10.244.0.0/16}'
 expect_refusal "clusterCIDRs is required" --set cloud=aws --set clusterName=x
-expect_refusal "gce.project is required"  --set cloud=gce --set clusterName=x --set 'clusterCIDRs={10.244.0.0/16}' --set gce.network=n
 expect_refusal "at '/cloud'"              --set cloud=azure --set clusterName=x --set 'clusterCIDRs={10.244.0.0/16}'
 expect_refusal "at '/clusterCIDRs/0'"     --set cloud=aws --set clusterName=x --set 'clusterCIDRs={10.244.0.0}'
 expect_refusal "mode=hybrid needs agent.localSubnets" --set cloud=aws --set clusterName=x --set 'clusterCIDRs={10.244.0.0/16}' --set mode=hybrid

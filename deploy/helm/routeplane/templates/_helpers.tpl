@@ -58,10 +58,6 @@ catches the same on `helm install`; this also holds for tools that skip the sche
 {{- if not .Values.clusterCIDRs -}}
 {{- fail "clusterCIDRs is required: the cluster's Pod CIDR(s), e.g. --set 'clusterCIDRs={10.244.0.0/16}'" -}}
 {{- end -}}
-{{- if eq $cloud "gce" -}}
-{{- $_ := required "gce.project is required with cloud=gce" .Values.gce.project -}}
-{{- $_ := required "gce.network is required with cloud=gce" .Values.gce.network -}}
-{{- end -}}
 {{- if and (eq .Values.mode "hybrid") (not .Values.agent.localSubnets) -}}
 {{- fail "mode=hybrid needs agent.localSubnets: the subnet(s) whose peers the kernel routes" -}}
 {{- end -}}

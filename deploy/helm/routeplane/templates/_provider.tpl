@@ -27,22 +27,25 @@
 - --aws-call-timeout={{ $a.callTimeout }}
 {{- else if eq .Values.cloud "gce" -}}
 {{- $g := .Values.gce -}}
-- --gce-project={{ $g.project }}
-- --gce-network={{ $g.network }}
+{{- with $g.project }}
+- --gce-project={{ . }}
+{{- end }}
+{{- with $g.network }}
+- --gce-network={{ . }}
+{{- end }}
 {{- with $g.endpoint }}
 - --gce-endpoint={{ . }}
 {{- end }}
-{{- with $g.routePriority | toString }}{{ if ne . "" }}
-- --gce-route-priority={{ . }}
-{{- end }}{{ end }}
+- --gce-route-priority={{ $g.routePriority }}
 {{- with $g.routeTags }}
 - --gce-route-tags={{ join "," . }}
 {{- end }}
-{{- with $g.maxPolls | toString }}{{ if ne . "" }}
-- --gce-max-polls={{ . }}
-{{- end }}{{ end }}
+- --gce-max-polls={{ $g.maxPolls }}
 {{- with $g.readBudget }}
 - --gce-read-budget={{ . }}
+{{- end }}
+{{- with $g.listBudget }}
+- --gce-list-budget={{ . }}
 {{- end }}
 {{- with $g.writeBudget }}
 - --gce-write-budget={{ . }}
@@ -50,5 +53,7 @@
 {{- with $g.operationBudget }}
 - --gce-operation-budget={{ . }}
 {{- end }}
+- --gce-call-timeout={{ $g.callTimeout }}
+- --gce-operation-timeout={{ $g.operationTimeout }}
 {{- end -}}
 {{- end -}}
