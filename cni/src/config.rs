@@ -152,8 +152,30 @@ impl NetConf {
     }
 
     fn validate(&self) -> Result<()> {
-        if self.name.is_empty() {
-            return Err(Error::InvalidConfig("\"name\" is empty".into()));
+        // SPEC.md's alphabet for network names. The name keys a directory and an nft table, so
+        // it must never carry a path separator; rejecting (rather than mapping) also keeps two
+        // distinct names from sharing one store.
+        let name_ok = self.name.len() <= 128
+            && self.name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !name_ok {
+            return Err(Error::InvalidConfig(format!(
+                "network name {:?} must start with a letter or digit and contain only letters, \
+                 digits, '_', '.' and '-' (at most 128)",
+                self.name
+            )));
+        }
+        if let Some(dir) = &self.ipam.data_dir
+            && !dir.is_absolute()
+        {
+            return Err(Error::InvalidConfig(format!(
+                "ipam.dataDir {} must be an absolute path (a relative one depends on the \
+                 runtime's working directory)",
+                dir.display()
+            )));
         }
         if crate::env::validate_ifname(&self.bridge).is_err() {
             return Err(Error::InvalidConfig(format!(

@@ -5,23 +5,40 @@
 //! the main thread stays in the host namespace the whole time, so nothing can be left half-way
 //! in the wrong namespace if a step fails.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use nix::sched::{CloneFlags, setns};
+use nix::sys::statfs::{NSFS_MAGIC, fstatfs};
 
 use crate::error::{Error, Result};
 use crate::netlink::Socket;
 
-/// Opens a netns file (`/run/netns/x`, `/proc/<pid>/ns/net`).
+/// Opens a netns file (`/run/netns/x`, `/proc/<pid>/ns/net`) and checks that it is one.
+///
+/// `CNI_NETNS` comes from the caller, so it may name anything: the open never blocks (a FIFO
+/// would otherwise hang the plugin until a writer appears) and the file must live on nsfs.
 ///
 /// # Errors
-/// [`Error::Netns`] (code 3) when it does not exist.
+/// [`Error::Netns`] (code 3) when it does not exist or is not a namespace.
 pub fn open(path: &Path) -> Result<File> {
-    File::open(path).map_err(|source| Error::Netns {
+    let err = |source| Error::Netns {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(err)?;
+    let fs = fstatfs(&file).map_err(|e| err(e.into()))?;
+    if fs.filesystem_type() != NSFS_MAGIC {
+        return Err(err(std::io::Error::other(
+            "not a namespace file (expected /run/netns/<name> or /proc/<pid>/ns/net)",
+        )));
+    }
+    Ok(file)
 }
 
 /// Creates an rtnetlink socket inside the namespace behind `ns`.

@@ -57,8 +57,12 @@ pub fn main() -> ExitCode {
         eprintln!("routeplane: {e:#}");
         return ExitCode::from(2);
     }
+    // 8 MiB worker stacks: a reconcile pass's futures through the AWS SDK outgrow tokio's 2 MiB
+    // default in debug builds ("overflowed its stack" as soon as a replica became leader; found
+    // by tests/least_privilege.rs, which runs the real binary).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(8 << 20)
         .build()
     {
         Ok(rt) => rt,

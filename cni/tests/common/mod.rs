@@ -249,10 +249,7 @@ impl Node {
             .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
             .env("CNI_COMMAND", command)
             .env("CNI_PATH", "/opt/cni/bin")
-            .env("CNI_IFNAME", ifname)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .env("CNI_IFNAME", ifname);
         if !cid.is_empty() {
             c.env("CNI_CONTAINERID", cid);
         }
@@ -262,24 +259,7 @@ impl Node {
         for (k, v) in extra {
             c.env(k, v);
         }
-        let mut child = c.spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(conf.to_string().as_bytes())
-            .unwrap();
-        let o = child.wait_with_output().unwrap();
-        let text = String::from_utf8_lossy(&o.stdout);
-        let out = if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap()
-        };
-        Run {
-            ok: o.status.success(),
-            out,
-        }
+        exec(c, conf.to_string().into_bytes())
     }
 
     /// The network name of this node's configuration.
@@ -354,49 +334,6 @@ impl Node {
             .count()
     }
 
-    /// Runs the plugin with raw bytes on stdin (a write error, e.g. the plugin stopped reading
-    /// an oversized stdin, is ignored).
-    pub fn run_raw(
-        &self,
-        command: &str,
-        cid: &str,
-        netns: Option<String>,
-        ifname: &str,
-        stdin: Vec<u8>,
-    ) -> Run {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.ns.name, bin()])
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-            .env("CNI_COMMAND", command)
-            .env("CNI_PATH", "/opt/cni/bin")
-            .env("CNI_CONTAINERID", cid)
-            .env("CNI_IFNAME", ifname)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(n) = netns {
-            c.env("CNI_NETNS", n);
-        }
-        let mut child = c.spawn().unwrap();
-        let mut input = child.stdin.take().unwrap();
-        let writer = std::thread::spawn(move || {
-            let _ = input.write_all(&stdin);
-        });
-        let o = child.wait_with_output().unwrap();
-        let _ = writer.join();
-        let text = String::from_utf8_lossy(&o.stdout);
-        let out = if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap()
-        };
-        Run {
-            ok: o.status.success(),
-            out,
-        }
-    }
-
     pub fn add(&self, cid: &str, pod: &Netns) -> Run {
         self.run("ADD", cid, Some(pod), &self.conf)
     }
@@ -404,6 +341,38 @@ impl Node {
     pub fn del(&self, cid: &str, pod: Option<&Netns>) -> Run {
         self.run("DEL", cid, pod, &self.conf)
     }
+}
+
+/// Runs `c` with `stdin` (written from a thread; a write error, e.g. the plugin stopped reading
+/// an oversized stdin, is ignored) and parses stdout.
+pub fn exec(mut c: Command, stdin: Vec<u8>) -> Run {
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let o = child.wait_with_output().unwrap();
+    let _ = writer.join();
+    let text = String::from_utf8_lossy(&o.stdout);
+    let out = if text.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    };
+    Run {
+        ok: o.status.success(),
+        out,
+    }
+}
+
+/// Runs the plugin directly (no namespace) with exactly `env` and `stdin`.
+pub fn run_plugin(env: &[(&str, &str)], stdin: Vec<u8>) -> Run {
+    let mut c = Command::new(bin());
+    c.env_clear().envs(env.iter().copied());
+    exec(c, stdin)
 }
 
 /// The first address of a result, without prefix length.
