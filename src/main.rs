@@ -1,6 +1,7 @@
 //! The `routeplane` binary: CLI wiring only. Each subcommand lives in `cli/`.
 
 mod cli;
+mod lab;
 
 fn main() -> std::process::ExitCode {
     cli::main()

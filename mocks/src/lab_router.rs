@@ -174,9 +174,7 @@ impl LabRouter {
     pub fn sync(&self) -> Result<SyncReport, LabRouterError> {
         let mut report = SyncReport::default();
         for t in &self.tables {
-            let want = self
-                .world
-                .read(|w| desired_routes(w, &t.route_table_id))?;
+            let want = self.world.read(|w| desired_routes(w, &t.route_table_id))?;
             let have = self.kernel_routes(t.kernel_table)?;
             let table = t.kernel_table.to_string();
             let proto = LAB_ROUTER_PROTOCOL.to_string();
@@ -230,7 +228,8 @@ impl LabRouter {
                 args: args.join(" "),
                 detail,
             };
-            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+            let v: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
             for r in v.as_array().into_iter().flatten() {
                 let dst = r["dst"].as_str().unwrap_or_default();
                 let dst: IpNet = if dst.contains('/') {
@@ -369,10 +368,7 @@ mod tests {
         let got = desired_routes(&w, "rtb-1").unwrap();
         let want: BTreeMap<IpNet, KernelTarget> = [
             ("10.244.1.0/24".parse().unwrap(), KernelTarget::Via(ip1)),
-            (
-                "10.244.2.0/24".parse().unwrap(),
-                KernelTarget::Unreachable,
-            ),
+            ("10.244.2.0/24".parse().unwrap(), KernelTarget::Unreachable),
         ]
         .into_iter()
         .collect();

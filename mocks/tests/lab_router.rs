@@ -11,7 +11,7 @@ struct Netns(String);
 
 impl Netns {
     fn new() -> Self {
-        let name = format!("rpl-mocktest-{}", std::process::id());
+        let name = format!("rplr-test-{}", std::process::id());
         let _ = Command::new("ip").args(["netns", "del", &name]).output();
         ip(&["netns", "add", &name]);
         Netns(name)
@@ -69,12 +69,22 @@ fn mirrors_the_mock_table_into_its_own_kernel_table_and_leaves_other_routes_alon
     let world = WorldHandle::new(w);
 
     let ns = Netns::new();
-    ns.ip(&["link", "add", "sub0", "type", "veth", "peer", "name", "sub0p"]);
+    ns.ip(&[
+        "link", "add", "sub0", "type", "veth", "peer", "name", "sub0p",
+    ]);
     ns.ip(&["addr", "add", "10.0.0.1/24", "dev", "sub0"]);
     ns.ip(&["link", "set", "sub0p", "up"]);
     ns.ip(&["link", "set", "sub0", "up"]);
     // Someone else's route in the same kernel table: never touched.
-    ns.ip(&["route", "add", "10.99.0.0/24", "via", "10.0.0.99", "table", "101"]);
+    ns.ip(&[
+        "route",
+        "add",
+        "10.99.0.0/24",
+        "via",
+        "10.0.0.99",
+        "table",
+        "101",
+    ]);
 
     let router = LabRouter::new(world.clone(), ns.0.clone()).table(MirroredTable {
         route_table_id: "rtb-1".into(),
@@ -101,7 +111,10 @@ fn mirrors_the_mock_table_into_its_own_kernel_table_and_leaves_other_routes_alon
         .unwrap();
     router.sync().unwrap();
     let table = ns.ip(&["route", "show", "table", "101"]);
-    assert!(table.contains(&format!("10.244.1.0/24 via {ip2}")), "{table}");
+    assert!(
+        table.contains(&format!("10.244.1.0/24 via {ip2}")),
+        "{table}"
+    );
     world.terminate_instance("i-2");
     router.sync().unwrap();
     let table = ns.ip(&["route", "show", "table", "101"]);

@@ -4,21 +4,19 @@
 //! against them over HTTP, and shows convergence, churn and a repaired hijack.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use indicatif::{ProgressBar, ProgressStyle};
-use routeplane_aws::{AwsConfig, AwsProvider, StaticCredentials, TableSelector};
-use routeplane_core::controller::{Controller, ControllerConfig};
+use routeplane_core::controller::ControllerConfig;
 use routeplane_core::{Cloud, ClusterSpec, Mode};
 use routeplane_mocks::ec2::{FaultSpec, Faults, MockEc2, Target, Throttle, World};
 use routeplane_mocks::kube_api::{FakeKube, node};
-use tokio_util::sync::CancellationToken;
 
 use super::common::parse_duration;
+use super::sim::{RunningController, mock_aws_provider, wait_for};
 
 const CLUSTER: &str = "demo";
 const AZS: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
@@ -133,21 +131,6 @@ fn converged(ec2: &MockEc2, nodes: &[SimNode]) -> usize {
         .count()
 }
 
-async fn wait_for(
-    what: &str,
-    within: Duration,
-    mut done: impl FnMut() -> bool,
-) -> anyhow::Result<Duration> {
-    let start = Instant::now();
-    while !done() {
-        if start.elapsed() > within {
-            bail!("timed out after {within:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Ok(start.elapsed())
-}
-
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let total = Instant::now();
     let mut nodes: Vec<SimNode> = (0..args.nodes).map(sim_node).collect();
@@ -192,23 +175,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         args.latency
     );
 
-    let mut aws = AwsConfig::new(CLUSTER);
-    aws.region = Some("us-east-1".into());
-    aws.endpoint_url = Some(ec2.endpoint_url());
-    aws.tables = TableSelector::Tagged;
-    aws.route_limit = route_limit;
-    aws.credentials = Some(StaticCredentials {
-        access_key_id: "AKIDDEMO".into(),
-        secret_access_key: "demo".into(),
-    });
-    if !args.throttle {
-        aws.budget = routeplane_core::budget::ApiBudget::unlimited();
-    }
-    let provider = Arc::new(
-        AwsProvider::new(aws)
-            .await
-            .context("setting up the AWS provider")?,
-    );
+    let provider = mock_aws_provider(CLUSTER, &ec2, route_limit, !args.throttle).await?;
     let spec = ClusterSpec::new(
         CLUSTER,
         vec!["10.244.0.0/14".parse()?],
@@ -217,11 +184,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     )?;
     let mut cfg = ControllerConfig::new(spec);
     cfg.resync = Duration::from_secs(2); // short, so the hijack below is repaired quickly
-    let controller = Controller::with_shared_provider(provider.clone(), cfg);
-    let client = kube::Client::try_from(kube::Config::new(kube.url().parse()?))?;
-    let shutdown = CancellationToken::new();
-    let token = shutdown.clone();
-    let running = tokio::spawn(async move { controller.run(client, token).await });
+    let running = RunningController::start(provider.clone(), cfg, &kube.url())?;
 
     // 1. Convergence, live.
     let want = nodes.len() * AZS.len();
@@ -316,8 +279,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     .await?;
     println!("  ✓ repaired on the next resync, {t:.2?} later\n");
 
-    shutdown.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(5), running).await;
+    running.stop().await;
 
     // 3. What it cost.
     println!(

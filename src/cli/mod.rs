@@ -2,12 +2,14 @@
 //! to a message and an exit code. Subcommands: `controller`, `demo`, `plan`, `status`,
 //! `version` (and `agent`, `lab` as the node side lands).
 
-mod agent;
+pub(crate) mod agent;
 mod common;
 mod controller;
 mod demo;
 mod kube_client;
+mod lab;
 mod plan;
+pub(crate) mod sim;
 mod status;
 mod telemetry;
 
@@ -47,6 +49,11 @@ enum Command {
     /// Show each node's routes in every managed table, its NetworkUnavailable condition and
     /// last error, and the tables' capacity. `-o json` for scripts.
     Status(Box<status::StatusArgs>),
+    /// Prove the Kubernetes network model with real packets (root): nodes and pods in network
+    /// namespaces, the real controller and agents against the mocks, a connectivity matrix,
+    /// then a node deleted, a node added and a route hijacked, timed by packets.
+    /// `lab clean` removes what a crashed run left.
+    Lab(Box<lab::LabArgs>),
     /// Print build and version information.
     Version,
 }
@@ -78,6 +85,7 @@ pub fn main() -> ExitCode {
             Command::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
             Command::Plan(args) => plan::run(*args).await,
             Command::Status(args) => status::run(*args).await.map(|()| ExitCode::SUCCESS),
+            Command::Lab(args) => lab::run(*args).await,
             Command::Version => {
                 println!("routeplane {}", env!("CARGO_PKG_VERSION"));
                 Ok(ExitCode::SUCCESS)
