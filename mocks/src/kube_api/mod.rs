@@ -21,6 +21,8 @@
 
 mod faults;
 mod fixtures;
+#[doc(hidden)]
+pub mod fuzzing;
 mod patch;
 mod requests;
 mod resources;

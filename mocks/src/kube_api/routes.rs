@@ -64,7 +64,7 @@ async fn core_versions(State(app): State<Arc<Shared>>) -> Json<Value> {
 }
 
 /// What a path names.
-enum Route {
+pub(super) enum Route {
     Discovery {
         group: String,
         version: String,
@@ -81,7 +81,7 @@ enum Route {
     },
 }
 
-fn parse_path(path: &str) -> Result<Route, ApiError> {
+pub(super) fn parse_path(path: &str) -> Result<Route, ApiError> {
     let not_found = || ApiError::path_not_found(path);
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (group, version, rest) = match segments.as_slice() {
@@ -123,7 +123,7 @@ fn parse_path(path: &str) -> Result<Route, ApiError> {
 
 /// The query parameters the fake understands; the rest are accepted and ignored.
 #[derive(Default)]
-struct Query {
+pub(super) struct Query {
     watch: bool,
     resource_version: Option<String>,
     label_selector: LabelSelector,
@@ -137,7 +137,7 @@ struct Query {
 }
 
 impl Query {
-    fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+    pub(super) fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
             .map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))?;
         let mut query = Self::default();
@@ -176,7 +176,7 @@ impl Query {
         Ok(query)
     }
 
-    fn watch_from(&self) -> Result<WatchFrom, ApiError> {
+    pub(super) fn watch_from(&self) -> Result<WatchFrom, ApiError> {
         match self.resource_version.as_deref() {
             None | Some("" | "0") => Ok(WatchFrom::Now),
             Some(rv) => rv.parse().map(WatchFrom::After).map_err(|_| {
@@ -201,7 +201,7 @@ fn verb_of(method: &Method, route: &Route, query: &Query) -> &'static str {
     }
 }
 
-fn parse_body(body: &Bytes, yaml_allowed: bool) -> Result<Value, ApiError> {
+pub(super) fn parse_body(body: &Bytes, yaml_allowed: bool) -> Result<Value, ApiError> {
     match serde_json::from_slice(body) {
         Ok(value) => Ok(value),
         Err(_) if yaml_allowed => serde_yaml::from_slice(body)
