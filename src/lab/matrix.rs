@@ -125,10 +125,9 @@ pub fn run(endpoints: Vec<Endpoint>, unrouted: &BTreeSet<String>) -> Matrix {
     std::thread::scope(|scope| {
         for _ in 0..8 {
             scope.spawn(|| {
-                loop {
-                    let Some((s, d, expect)) = queue.lock().ok().and_then(|mut q| q.pop()) else {
-                        break;
-                    };
+                // A function call, so the queue's lock is released before the probe runs.
+                let next = || queue.lock().ok().and_then(|mut q| q.pop());
+                while let Some((s, d, expect)) = next() {
                     let (src, dst) = (&endpoints[s], &endpoints[d]);
                     let cell = Cell {
                         src: s,

@@ -22,7 +22,7 @@ pub fn abort() {
 /// # Errors
 /// `ip` missing or refusing, or the run being aborted.
 pub fn ip(args: &[&str]) -> anyhow::Result<String> {
-    if ABORTING.load(Ordering::SeqCst) && args.iter().any(|a| *a == "add") {
+    if ABORTING.load(Ordering::SeqCst) && args.contains(&"add") {
         bail!("the lab is being torn down");
     }
     let out = Command::new("ip")

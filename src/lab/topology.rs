@@ -209,10 +209,10 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        if !self.keep {
-            if let Err(e) = cleanup::clean(&self.names.prefix()) {
-                eprintln!("routeplane lab: cleanup: {e:#}");
-            }
+        if !self.keep
+            && let Err(e) = cleanup::clean(&self.names.prefix())
+        {
+            eprintln!("routeplane lab: cleanup: {e:#}");
         }
     }
 }
