@@ -37,16 +37,28 @@ fn world() -> GceWorld {
             NextHop::internet(),
         ))
         .route(
-            WorldRoute::new("vpn-onprem", "192.168.0.0/16", NextHop::Ip("10.128.0.250".into()))
-                .description("network team"),
+            WorldRoute::new(
+                "vpn-onprem",
+                "192.168.0.0/16",
+                NextHop::Ip("10.128.0.250".into()),
+            )
+            .description("network team"),
         )
         .route(
-            WorldRoute::new("rp-demo-0001", "10.244.1.0/24", NextHop::instance(ZONE_A, "node-a"))
-                .description("routeplane:demo"),
+            WorldRoute::new(
+                "rp-demo-0001",
+                "10.244.1.0/24",
+                NextHop::instance(ZONE_A, "node-a"),
+            )
+            .description("routeplane:demo"),
         )
         .route(
-            WorldRoute::new("rp-demo-0002", "10.244.2.0/24", NextHop::instance(ZONE_A, "node-b"))
-                .description("routeplane:demo"),
+            WorldRoute::new(
+                "rp-demo-0002",
+                "10.244.2.0/24",
+                NextHop::instance(ZONE_A, "node-b"),
+            )
+            .description("routeplane:demo"),
         )
         .route(
             WorldRoute::new(
@@ -57,9 +69,13 @@ fn world() -> GceWorld {
             .description("routeplane:demo-long"),
         )
         .route(
-            WorldRoute::new("rp-demo-other-net", "10.244.9.0/24", NextHop::Ip("10.0.0.9".into()))
-                .network("other")
-                .description("routeplane:demo"),
+            WorldRoute::new(
+                "rp-demo-other-net",
+                "10.244.9.0/24",
+                NextHop::Ip("10.0.0.9".into()),
+            )
+            .network("other")
+            .description("routeplane:demo"),
         )
 }
 
@@ -143,7 +159,10 @@ async fn list_filters_by_regex_and_pages() {
         all.push(r.unwrap());
     }
     assert_eq!(all.len(), 6);
-    let a = all.iter().find(|r| r.name.as_deref() == Some("rp-demo-0001")).unwrap();
+    let a = all
+        .iter()
+        .find(|r| r.name.as_deref() == Some("rp-demo-0001"))
+        .unwrap();
     assert_eq!(
         a.next_hop_instance.as_deref(),
         Some(format!("{BASE}projects/{P}/zones/{ZONE_A}/instances/node-a").as_str())
@@ -177,7 +196,10 @@ async fn list_filters_by_regex_and_pages() {
     let calls = mock.calls().all();
     let first = &calls[0];
     assert_eq!(first.method, "compute.routes.list");
-    assert_eq!(first.path, format!("/compute/v1/projects/{P}/global/routes"));
+    assert_eq!(
+        first.path,
+        format!("/compute/v1/projects/{P}/global/routes")
+    );
     assert_eq!(first.query.get("filter"), Some(&filter));
     assert_eq!(first.query.get("maxResults").map(String::as_str), Some("1"));
     assert!(calls[1].query.contains_key("pageToken"));
@@ -215,12 +237,20 @@ async fn insert_goes_pending_running_done_and_then_exists() {
         .insert()
         .set_project(P)
         .set_request_id("8b2f7d5e-4c3a-4b1e-9f6d-0a1b2c3d4e5f")
-        .set_body(route("rp-demo-0003", "10.244.3.0/24", "zones/us-central1-b/instances/node-c"))
+        .set_body(route(
+            "rp-demo-0003",
+            "10.244.3.0/24",
+            "zones/us-central1-b/instances/node-c",
+        ))
         .send()
         .await
         .unwrap();
     let status = |o: &google_cloud_compute_v1::model::Operation| {
-        o.status.as_ref().and_then(|s| s.name()).unwrap_or_default().to_string()
+        o.status
+            .as_ref()
+            .and_then(|s| s.name())
+            .unwrap_or_default()
+            .to_string()
     };
     assert_eq!(status(&op), "PENDING");
     assert_eq!(op.operation_type.as_deref(), Some("insert"));
@@ -229,26 +259,56 @@ async fn insert_goes_pending_running_done_and_then_exists() {
         Some(format!("{BASE}projects/{P}/global/routes/rp-demo-0003").as_str())
     );
     let name = op.name.clone().unwrap();
-    assert!(mock.world().route("rp-demo-0003").is_none(), "not before DONE");
-    let get = routes.get().set_project(P).set_route("rp-demo-0003").send().await;
+    assert!(
+        mock.world().route("rp-demo-0003").is_none(),
+        "not before DONE"
+    );
+    let get = routes
+        .get()
+        .set_project(P)
+        .set_route("rp-demo-0003")
+        .send()
+        .await;
     assert_eq!(get.unwrap_err().http_status_code(), Some(404));
 
     tokio::time::sleep(Duration::from_millis(170)).await;
-    let mid = ops.get().set_project(P).set_operation(&name).send().await.unwrap();
+    let mid = ops
+        .get()
+        .set_project(P)
+        .set_operation(&name)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(status(&mid), "RUNNING");
 
-    let done = ops.wait().set_project(P).set_operation(&name).send().await.unwrap();
+    let done = ops
+        .wait()
+        .set_project(P)
+        .set_operation(&name)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(status(&done), "DONE");
     assert!(done.error.is_none() && done.end_time.is_some());
 
-    let r = routes.get().set_project(P).set_route("rp-demo-0003").send().await.unwrap();
+    let r = routes
+        .get()
+        .set_project(P)
+        .set_route("rp-demo-0003")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         r.next_hop_instance.as_deref(),
         Some(format!("{BASE}projects/{P}/zones/{ZONE_B}/instances/node-c").as_str())
     );
     assert_eq!(r.priority, Some(900));
     // node-c cannot forward: GCE keeps the route and warns.
-    let codes: Vec<&str> = r.warnings.iter().filter_map(|w| w.code.as_ref()?.name()).collect();
+    let codes: Vec<&str> = r
+        .warnings
+        .iter()
+        .filter_map(|w| w.code.as_ref()?.name())
+        .collect();
     assert_eq!(codes, vec!["NEXT_HOP_CANNOT_IP_FORWARD"]);
 
     // The same requestId again is the same operation, not a second insert.
@@ -256,12 +316,19 @@ async fn insert_goes_pending_running_done_and_then_exists() {
         .insert()
         .set_project(P)
         .set_request_id("8b2f7d5e-4c3a-4b1e-9f6d-0a1b2c3d4e5f")
-        .set_body(route("rp-demo-0003", "10.244.3.0/24", "zones/us-central1-b/instances/node-c"))
+        .set_body(route(
+            "rp-demo-0003",
+            "10.244.3.0/24",
+            "zones/us-central1-b/instances/node-c",
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(again.name.as_deref(), Some(name.as_str()));
-    assert_eq!(again.client_operation_id.as_deref(), Some("8b2f7d5e-4c3a-4b1e-9f6d-0a1b2c3d4e5f"));
+    assert_eq!(
+        again.client_operation_id.as_deref(),
+        Some("8b2f7d5e-4c3a-4b1e-9f6d-0a1b2c3d4e5f")
+    );
 
     let calls = mock.calls();
     assert!(calls.peak_operations_awaited() >= 1);
@@ -310,14 +377,23 @@ async fn a_duplicate_insert_is_a_synchronous_409() {
     let e = routes
         .insert()
         .set_project(P)
-        .set_body(route("rp-demo-0001", "10.244.1.0/24", "zones/us-central1-a/instances/node-a"))
+        .set_body(route(
+            "rp-demo-0001",
+            "10.244.1.0/24",
+            "zones/us-central1-a/instances/node-a",
+        ))
         .send()
         .await
         .unwrap_err();
     assert_eq!(e.http_status_code(), Some(409));
     assert_eq!(e.status().unwrap().code, Code::AlreadyExists);
     assert_eq!(reason(&e).as_deref(), Some("alreadyExists"));
-    assert!(e.status().unwrap().message.contains("projects/demo-project/global/routes/rp-demo-0001"));
+    assert!(
+        e.status()
+            .unwrap()
+            .message
+            .contains("projects/demo-project/global/routes/rp-demo-0001")
+    );
     mock.shutdown().await.unwrap();
 }
 
@@ -325,18 +401,41 @@ async fn a_duplicate_insert_is_a_synchronous_409() {
 async fn a_race_on_one_name_fails_inside_the_second_operation() {
     let mock = start(MockGce::builder().op_delay(Duration::from_millis(100))).await;
     let routes = client!(Routes, mock);
-    let body = route("rp-demo-0005", "10.244.5.0/24", "zones/us-central1-a/instances/node-a");
-    let first = routes.insert().set_project(P).set_body(body.clone()).send().await.unwrap();
+    let body = route(
+        "rp-demo-0005",
+        "10.244.5.0/24",
+        "zones/us-central1-a/instances/node-a",
+    );
+    let first = routes
+        .insert()
+        .set_project(P)
+        .set_body(body.clone())
+        .send()
+        .await
+        .unwrap();
     // google-cloud-lro 1.11 hands back a DONE operation as Ok even when it carries an error:
     // callers must read `error` themselves.
-    let second = routes.insert().set_project(P).set_body(body).poller().until_done().await.unwrap();
+    let second = routes
+        .insert()
+        .set_project(P)
+        .set_body(body)
+        .poller()
+        .until_done()
+        .await
+        .unwrap();
     assert_eq!(
         second.error.as_ref().unwrap().errors[0].code.as_deref(),
         Some("RESOURCE_ALREADY_EXISTS")
     );
     assert_eq!(second.http_error_status_code, Some(409));
     let ops = client!(GlobalOperations, mock);
-    let first = ops.get().set_project(P).set_operation(first.name.unwrap()).send().await.unwrap();
+    let first = ops
+        .get()
+        .set_project(P)
+        .set_operation(first.name.unwrap())
+        .send()
+        .await
+        .unwrap();
     assert!(first.error.is_none());
     let failed = mock
         .calls()
@@ -357,7 +456,11 @@ async fn the_route_quota_fails_the_operation_with_quota_exceeded() {
     let done = routes
         .insert()
         .set_project(P)
-        .set_body(route("rp-demo-0006", "10.244.6.0/24", "zones/us-central1-a/instances/node-a"))
+        .set_body(route(
+            "rp-demo-0006",
+            "10.244.6.0/24",
+            "zones/us-central1-a/instances/node-a",
+        ))
         .poller()
         .until_done()
         .await
@@ -366,14 +469,29 @@ async fn the_route_quota_fails_the_operation_with_quota_exceeded() {
     let op = routes
         .insert()
         .set_project(P)
-        .set_body(route("rp-demo-0007", "10.244.7.0/24", "zones/us-central1-a/instances/node-a"))
+        .set_body(route(
+            "rp-demo-0007",
+            "10.244.7.0/24",
+            "zones/us-central1-a/instances/node-a",
+        ))
         .send()
         .await
         .expect("GCE accepts the insert and fails the operation");
-    let op = ops.get().set_project(P).set_operation(op.name.unwrap()).send().await.unwrap();
+    let op = ops
+        .get()
+        .set_project(P)
+        .set_operation(op.name.unwrap())
+        .send()
+        .await
+        .unwrap();
     let err = &op.error.as_ref().unwrap().errors[0];
     assert_eq!(err.code.as_deref(), Some("QUOTA_EXCEEDED"));
-    assert!(err.message.as_deref().unwrap().contains("Quota 'ROUTES' exceeded"));
+    assert!(
+        err.message
+            .as_deref()
+            .unwrap()
+            .contains("Quota 'ROUTES' exceeded")
+    );
     assert_eq!(op.http_error_status_code, Some(403));
     assert_eq!(op.http_error_message.as_deref(), Some("FORBIDDEN"));
     assert!(mock.world().route("rp-demo-0007").is_none());
@@ -382,7 +500,14 @@ async fn the_route_quota_fails_the_operation_with_quota_exceeded() {
         .set_or_clear_next_hop_instance(None::<String>)
         .set_next_hop_ip("10.0.0.1")
         .set_network("global/networks/other");
-    let done = routes.insert().set_project(P).set_body(other).poller().until_done().await.unwrap();
+    let done = routes
+        .insert()
+        .set_project(P)
+        .set_body(other)
+        .poller()
+        .until_done()
+        .await
+        .unwrap();
     assert!(done.error.is_none());
     mock.shutdown().await.unwrap();
 }
@@ -393,7 +518,11 @@ async fn injected_operation_failures_are_asynchronous_and_retryable() {
     mock.world()
         .fail_next_operations(Some("insert"), 1, OpFailure::internal());
     let routes = client!(Routes, mock);
-    let body = route("rp-demo-0009", "10.244.9.0/24", "zones/us-central1-a/instances/node-a");
+    let body = route(
+        "rp-demo-0009",
+        "10.244.9.0/24",
+        "zones/us-central1-a/instances/node-a",
+    );
     let failed = routes
         .insert()
         .set_project(P)
@@ -406,7 +535,14 @@ async fn injected_operation_failures_are_asynchronous_and_retryable() {
     assert_eq!(err.code.as_deref(), Some("INTERNAL_ERROR"));
     assert_eq!(failed.http_error_status_code, Some(500));
     assert!(mock.world().route("rp-demo-0009").is_none());
-    routes.insert().set_project(P).set_body(body).poller().until_done().await.unwrap();
+    routes
+        .insert()
+        .set_project(P)
+        .set_body(body)
+        .poller()
+        .until_done()
+        .await
+        .unwrap();
     assert!(mock.world().route("rp-demo-0009").is_some());
     mock.shutdown().await.unwrap();
 }
@@ -419,8 +555,20 @@ async fn missing_things_are_404() {
     let networks = client!(Networks, mock);
     let ops = client!(GlobalOperations, mock);
     let errs = [
-        routes.get().set_project(P).set_route("nope").send().await.unwrap_err(),
-        routes.delete().set_project(P).set_route("nope").send().await.unwrap_err(),
+        routes
+            .get()
+            .set_project(P)
+            .set_route("nope")
+            .send()
+            .await
+            .unwrap_err(),
+        routes
+            .delete()
+            .set_project(P)
+            .set_route("nope")
+            .send()
+            .await
+            .unwrap_err(),
         instances
             .get()
             .set_project(P)
@@ -429,13 +577,34 @@ async fn missing_things_are_404() {
             .send()
             .await
             .unwrap_err(),
-        networks.get().set_project(P).set_network("nope").send().await.unwrap_err(),
-        ops.get().set_project(P).set_operation("operation-nope").send().await.unwrap_err(),
-        routes.get().set_project("other-project").set_route("x").send().await.unwrap_err(),
+        networks
+            .get()
+            .set_project(P)
+            .set_network("nope")
+            .send()
+            .await
+            .unwrap_err(),
+        ops.get()
+            .set_project(P)
+            .set_operation("operation-nope")
+            .send()
+            .await
+            .unwrap_err(),
+        routes
+            .get()
+            .set_project("other-project")
+            .set_route("x")
+            .send()
+            .await
+            .unwrap_err(),
         routes
             .insert()
             .set_project(P)
-            .set_body(route("rp-demo-0010", "10.244.10.0/24", "zones/us-central1-a/instances/gone"))
+            .set_body(route(
+                "rp-demo-0010",
+                "10.244.10.0/24",
+                "zones/us-central1-a/instances/gone",
+            ))
             .send()
             .await
             .unwrap_err(),
@@ -445,7 +614,13 @@ async fn missing_things_are_404() {
         assert_eq!(e.status().unwrap().code, Code::NotFound);
         assert_eq!(reason(e).as_deref(), Some("notFound"));
     }
-    assert!(errs[2].status().unwrap().message.contains("zones/us-central1-a/instances/nope"));
+    assert!(
+        errs[2]
+            .status()
+            .unwrap()
+            .message
+            .contains("zones/us-central1-a/instances/nope")
+    );
     mock.shutdown().await.unwrap();
 }
 
@@ -453,7 +628,11 @@ async fn missing_things_are_404() {
 async fn bad_route_bodies_are_400_and_change_nothing() {
     let mock = start(MockGce::builder()).await;
     let routes = client!(Routes, mock);
-    let ok = route("rp-demo-0011", "10.244.11.0/24", "zones/us-central1-a/instances/node-a");
+    let ok = route(
+        "rp-demo-0011",
+        "10.244.11.0/24",
+        "zones/us-central1-a/instances/node-a",
+    );
     for bad in [
         ok.clone().set_name("Bad_Name"),
         ok.clone().set_dest_range("10.244.11.1/24"),
@@ -461,11 +640,22 @@ async fn bad_route_bodies_are_400_and_change_nothing() {
         ok.clone().set_next_hop_ip("10.0.0.1"),
         ok.clone().set_network("global/networks/other"),
     ] {
-        let e = routes.insert().set_project(P).set_body(bad).send().await.unwrap_err();
+        let e = routes
+            .insert()
+            .set_project(P)
+            .set_body(bad)
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(e.http_status_code(), Some(400), "{e}");
     }
     assert!(mock.world().route("rp-demo-0011").is_none());
-    assert!(mock.calls().mutating().iter().all(|c| matches!(c.outcome, Outcome::Error { status: 400, .. })));
+    assert!(
+        mock.calls()
+            .mutating()
+            .iter()
+            .all(|c| matches!(c.outcome, Outcome::Error { status: 400, .. }))
+    );
     mock.shutdown().await.unwrap();
 }
 
@@ -483,12 +673,18 @@ async fn instances_and_networks_read_back() {
         .await
         .unwrap();
     assert_eq!(i.can_ip_forward, Some(false));
-    assert_eq!(i.network_interfaces[0].network_ip.as_deref(), Some("10.128.0.4"));
+    assert_eq!(
+        i.network_interfaces[0].network_ip.as_deref(),
+        Some("10.128.0.4")
+    );
     assert_eq!(
         i.network_interfaces[0].network.as_deref(),
         Some(format!("{BASE}projects/{P}/global/networks/default").as_str())
     );
-    assert_eq!(i.self_link.as_deref(), Some(mock.instance_url(ZONE_B, "node-c").as_str()));
+    assert_eq!(
+        i.self_link.as_deref(),
+        Some(mock.instance_url(ZONE_B, "node-c").as_str())
+    );
     assert_eq!(
         i.zone.as_deref(),
         Some(format!("{BASE}projects/{P}/zones/{ZONE_B}").as_str())
@@ -503,8 +699,17 @@ async fn instances_and_networks_read_back() {
         .await
         .unwrap();
     assert_eq!(i.can_ip_forward, Some(true));
-    let n = networks.get().set_project(P).set_network("default").send().await.unwrap();
-    assert_eq!(n.self_link.as_deref(), Some(mock.network_url("default").as_str()));
+    let n = networks
+        .get()
+        .set_project(P)
+        .set_network("default")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        n.self_link.as_deref(),
+        Some(mock.network_url("default").as_str())
+    );
     mock.shutdown().await.unwrap();
 }
 
@@ -516,23 +721,50 @@ async fn injected_faults_reach_the_client() {
         Faults::seeded(1)
             .action("compute.routes.list", FaultSpec::new().throttle(1.0, 1))
             .action("compute.routes.get", FaultSpec::new().unavailable(1.0))
-            .action("compute.routes.delete", FaultSpec::new().internal_error(1.0)),
+            .action(
+                "compute.routes.delete",
+                FaultSpec::new().internal_error(1.0),
+            ),
     );
     let e = routes.list().set_project(P).send().await.unwrap_err();
     assert_eq!(e.http_status_code(), Some(429));
     assert_eq!(e.status().unwrap().code, Code::ResourceExhausted);
     assert_eq!(reason(&e).as_deref(), Some("rateLimitExceeded"));
-    let e = routes.get().set_project(P).set_route("rp-demo-0001").send().await.unwrap_err();
+    let e = routes
+        .get()
+        .set_project(P)
+        .set_route("rp-demo-0001")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.http_status_code(), Some(503));
     assert_eq!(e.status().unwrap().code, Code::Unavailable);
-    let e = routes.delete().set_project(P).set_route("rp-demo-0001").send().await.unwrap_err();
+    let e = routes
+        .delete()
+        .set_project(P)
+        .set_route("rp-demo-0001")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.http_status_code(), Some(500));
-    assert!(mock.world().route("rp-demo-0001").is_some(), "a failed delete changes nothing");
+    assert!(
+        mock.world().route("rp-demo-0001").is_some(),
+        "a failed delete changes nothing"
+    );
     let faults: Vec<_> = mock.calls().all().iter().map(|c| c.fault).collect();
-    assert_eq!(faults, vec![Some("throttle"), Some("unavailable"), Some("internal-error")]);
+    assert_eq!(
+        faults,
+        vec![
+            Some("throttle"),
+            Some("unavailable"),
+            Some("internal-error")
+        ]
+    );
 
     // A dropped connection is an I/O error, not an answer.
-    mock.set_faults(Faults::none().action("compute.routes.list", FaultSpec::new().drop_connection(1.0)));
+    mock.set_faults(
+        Faults::none().action("compute.routes.list", FaultSpec::new().drop_connection(1.0)),
+    );
     let e = routes.list().set_project(P).send().await.unwrap_err();
     assert!(e.http_status_code().is_none(), "{e}");
     assert_eq!(mock.calls().all().last().unwrap().outcome, Outcome::Dropped);
@@ -541,18 +773,34 @@ async fn injected_faults_reach_the_client() {
 
 #[tokio::test]
 async fn rate_quotas_answer_403_rate_limit_exceeded() {
-    let mock = start(
-        MockGce::builder().throttle(Throttle::gce_defaults().with_limit("Read requests", 2)),
-    )
-    .await;
+    let mock =
+        start(MockGce::builder().throttle(Throttle::gce_defaults().with_limit("Read requests", 2)))
+            .await;
     let routes = client!(Routes, mock);
     for _ in 0..2 {
-        routes.get().set_project(P).set_route("rp-demo-0001").send().await.unwrap();
+        routes
+            .get()
+            .set_project(P)
+            .set_route("rp-demo-0001")
+            .send()
+            .await
+            .unwrap();
     }
-    let e = routes.get().set_project(P).set_route("rp-demo-0001").send().await.unwrap_err();
+    let e = routes
+        .get()
+        .set_project(P)
+        .set_route("rp-demo-0001")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(e.http_status_code(), Some(403));
     assert_eq!(reason(&e).as_deref(), Some("rateLimitExceeded"));
-    assert!(e.status().unwrap().message.contains("Read requests per minute"));
+    assert!(
+        e.status()
+            .unwrap()
+            .message
+            .contains("Read requests per minute")
+    );
     // Lists are a separate group.
     routes.list().set_project(P).send().await.unwrap();
     mock.shutdown().await.unwrap();
@@ -596,7 +844,10 @@ routes:
     assert_eq!(list.items.len(), 1);
     assert_eq!(
         list.items[0].next_hop_instance.as_deref(),
-        Some(format!("{BASE}projects/seeded-project/zones/europe-west1-b/instances/worker-1").as_str())
+        Some(
+            format!("{BASE}projects/seeded-project/zones/europe-west1-b/instances/worker-1")
+                .as_str()
+        )
     );
     let instances = client!(Instances, mock);
     let i = instances
@@ -607,7 +858,10 @@ routes:
         .send()
         .await
         .unwrap();
-    assert_eq!(i.network_interfaces[0].ipv_6_address.as_deref(), Some("fd20:1::5"));
+    assert_eq!(
+        i.network_interfaces[0].ipv_6_address.as_deref(),
+        Some("fd20:1::5")
+    );
     mock.shutdown().await.unwrap();
 }
 
@@ -631,7 +885,10 @@ async fn raw_http_paths_and_error_documents() {
     let (s, zones) = get(format!("/compute/v1/projects/{P}/zones")).await;
     assert_eq!(s, 200);
     assert_eq!(zones["items"].as_array().unwrap().len(), 2);
-    assert_eq!(zones["items"][0]["region"], format!("{BASE}projects/{P}/regions/us-central1"));
+    assert_eq!(
+        zones["items"][0]["region"],
+        format!("{BASE}projects/{P}/regions/us-central1")
+    );
     let (s, body) = get(format!("/compute/v1/projects/{P}/global/routes/x?bogus=1")).await;
     assert_eq!(s, 400);
     assert_eq!(body["error"]["errors"][0]["reason"], "invalidParameter");

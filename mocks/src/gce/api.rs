@@ -65,10 +65,7 @@ pub fn is_mutating(method: &str) -> bool {
 /// Names the API method of `http_method path`, or `None` for paths the mock does not serve.
 pub fn classify(http_method: &str, path: &str) -> Option<Request> {
     let rest = path.strip_prefix("/compute/v1/projects/")?;
-    let segs: Vec<String> = rest
-        .split('/')
-        .map(|s| percent_decode(s))
-        .collect();
+    let segs: Vec<String> = rest.split('/').map(percent_decode).collect();
     let project = segs.first().filter(|p| !p.is_empty())?.clone();
     let tail: Vec<&str> = segs[1..].iter().map(String::as_str).collect();
     let (method, args): (&'static str, Vec<&str>) = match (http_method, tail.as_slice()) {
@@ -202,7 +199,12 @@ pub(crate) fn dispatch(
             }),
         "compute.networks.list" => {
             let items: Vec<Value> = w.networks.iter().map(|n| render::network(w, n)).collect();
-            list(items, query, "compute#networkList", &format!("projects/{project}/global/networks"))
+            list(
+                items,
+                query,
+                "compute#networkList",
+                &format!("projects/{project}/global/networks"),
+            )
         }
         "compute.zones.get" => w
             .all_zones()
@@ -217,7 +219,12 @@ pub(crate) fn dispatch(
                 .enumerate()
                 .map(|(i, z)| render::zone(w, z, 2_000 + i as u64))
                 .collect();
-            list(items, query, "compute#zoneList", &format!("projects/{project}/zones"))
+            list(
+                items,
+                query,
+                "compute#zoneList",
+                &format!("projects/{project}/zones"),
+            )
         }
         "compute.instances.get" => w
             .find_instance(arg(0), arg(1))
@@ -231,7 +238,10 @@ pub(crate) fn dispatch(
             }),
         "compute.instances.list" => {
             if !w.all_zones().iter().any(|z| z == arg(0)) {
-                return Err(ApiError::not_found(&format!("projects/{project}/zones/{}", arg(0))));
+                return Err(ApiError::not_found(&format!(
+                    "projects/{project}/zones/{}",
+                    arg(0)
+                )));
             }
             let items: Vec<Value> = w
                 .instances
@@ -248,7 +258,12 @@ pub(crate) fn dispatch(
         }
         "compute.routes.list" => {
             let items: Vec<Value> = w.routes.iter().map(|r| render::route(w, r)).collect();
-            list(items, query, "compute#routeList", &format!("projects/{project}/global/routes"))
+            list(
+                items,
+                query,
+                "compute#routeList",
+                &format!("projects/{project}/global/routes"),
+            )
         }
         "compute.routes.get" => w
             .find_route(arg(0))
@@ -346,7 +361,12 @@ fn list(
     {
         items.retain(|i| filter.matches(i));
     }
-    let name = |v: &Value| v.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+    let name = |v: &Value| {
+        v.get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     match query.get("orderBy").map(String::as_str) {
         None | Some("name") => items.sort_by_key(|v| name(v)),
         Some("creationTimestamp desc") => items.sort_by(|a, b| {
@@ -452,9 +472,8 @@ fn insert_route(
     if let Some(op) = request_id.and_then(|r| state.ops.by_request_id(r)) {
         return Ok(op_reply(op, &project, now));
     }
-    let v: Value = serde_json::from_slice(body).map_err(|e| {
-        ApiError::invalid(format!("Invalid JSON payload received. {e}"))
-    })?;
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid(format!("Invalid JSON payload received. {e}")))?;
     let obj = v
         .as_object()
         .ok_or_else(|| ApiError::invalid("Invalid JSON payload received. Expected an object."))?;
@@ -483,7 +502,9 @@ fn insert_route(
     let network = match Link::parse(network_url, &project, "resource.network")? {
         Link::Network { project: p, name } if p == project => name,
         Link::Network { project: p, name } => {
-            return Err(ApiError::not_found(&format!("projects/{p}/global/networks/{name}")));
+            return Err(ApiError::not_found(&format!(
+                "projects/{p}/global/networks/{name}"
+            )));
         }
         _ => {
             return Err(ApiError::invalid(format!(
@@ -677,12 +698,23 @@ mod tests {
             Some(("compute.routes.list", "p".into(), vec![]))
         );
         assert_eq!(
-            c("POST", "/compute/v1/projects/p/global/operations/operation-1/wait"),
-            Some(("compute.globalOperations.wait", "p".into(), vec!["operation-1".into()]))
+            c(
+                "POST",
+                "/compute/v1/projects/p/global/operations/operation-1/wait"
+            ),
+            Some((
+                "compute.globalOperations.wait",
+                "p".into(),
+                vec!["operation-1".into()]
+            ))
         );
         assert_eq!(
             c("GET", "/compute/v1/projects/p/zones/z/instances/n%2Dx"),
-            Some(("compute.instances.get", "p".into(), vec!["z".into(), "n-x".into()]))
+            Some((
+                "compute.instances.get",
+                "p".into(),
+                vec!["z".into(), "n-x".into()]
+            ))
         );
         assert_eq!(c("PUT", "/compute/v1/projects/p/global/routes/r"), None);
         assert_eq!(c("GET", "/compute/beta/projects/p/global/routes"), None);
@@ -691,8 +723,11 @@ mod tests {
 
     #[test]
     fn unknown_query_parameters_are_refused() {
-        let q: BTreeMap<String, String> =
-            [("$alt".to_string(), "json".to_string()), ("maxResults".into(), "5".into())].into();
+        let q: BTreeMap<String, String> = [
+            ("$alt".to_string(), "json".to_string()),
+            ("maxResults".into(), "5".into()),
+        ]
+        .into();
         assert!(check_params("compute.routes.list", &q).is_ok());
         let e = check_params("compute.routes.get", &q).unwrap_err();
         assert!(e.message.contains("maxResults"));

@@ -122,7 +122,9 @@ fn eval(expr: &Expr, resource: &Value) -> bool {
             match op {
                 Op::Ne => !values.iter().any(|v| glob(value, v)),
                 Op::Eq => values.iter().any(|v| glob(value, v)),
-                Op::Has => value == "*" && !values.is_empty() || values.iter().any(|v| glob(value, v)),
+                Op::Has => {
+                    value == "*" && !values.is_empty() || values.iter().any(|v| glob(value, v))
+                }
                 Op::Lt | Op::Le | Op::Gt | Op::Ge => values.iter().any(|v| order(*op, v, value)),
             }
         }
@@ -252,11 +254,7 @@ fn tokenize(text: &str) -> Result<Vec<Tok>, ApiError> {
             }
             _ => {
                 let start = i;
-                while i < chars.len()
-                    && !chars[i].is_whitespace()
-                    && !matches!(chars[i], '(' | ')' | '=' | '<' | '>' | ':' | '"' | '\'')
-                    && !(chars[i] == '!' && chars.get(i + 1) == Some(&'='))
-                {
+                while in_word(&chars, i) {
                     i += 1;
                 }
                 out.push(Tok::Word(chars[start..i].iter().collect()));
@@ -264,6 +262,16 @@ fn tokenize(text: &str) -> Result<Vec<Tok>, ApiError> {
         }
     }
     Ok(out)
+}
+
+/// Whether `chars[i]` continues a bare word: not space, not a parenthesis, quote or operator.
+fn in_word(chars: &[char], i: usize) -> bool {
+    let Some(&c) = chars.get(i) else {
+        return false;
+    };
+    let operator = matches!(c, '(' | ')' | '=' | '<' | '>' | ':' | '"' | '\'')
+        || (c == '!' && chars.get(i + 1) == Some(&'='));
+    !c.is_whitespace() && !operator
 }
 
 struct Parser<'a> {
@@ -278,7 +286,10 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn error(&self, why: &str) -> ApiError {
-        ApiError::invalid_filter(format!("Invalid list filter expression '{}': {why}", self.text))
+        ApiError::invalid_filter(format!(
+            "Invalid list filter expression '{}': {why}",
+            self.text
+        ))
     }
 
     fn peek(&self) -> Option<&Tok> {
@@ -308,7 +319,10 @@ impl Parser<'_> {
         loop {
             if self.is_word("AND") {
                 self.pos += 1;
-            } else if self.peek().is_none() || self.is_word("OR") || self.peek() == Some(&Tok::Close) {
+            } else if self.peek().is_none()
+                || self.is_word("OR")
+                || self.peek() == Some(&Tok::Close)
+            {
                 break;
             }
             items.push(self.unary(0)?);
@@ -326,6 +340,13 @@ impl Parser<'_> {
         }
         if self.is_word("NOT") || self.is_word("-") {
             self.pos += 1;
+            return Ok(Expr::Not(Box::new(self.unary(depth + 1)?)));
+        }
+        // `-field = value`: the minus is glued to the field name.
+        if let Some(Tok::Word(w)) = self.peek()
+            && let Some(field) = w.strip_prefix('-').filter(|f| !f.is_empty())
+        {
+            self.toks[self.pos] = Tok::Word(field.to_string());
             return Ok(Expr::Not(Box::new(self.unary(depth + 1)?)));
         }
         match self.peek() {
@@ -392,8 +413,14 @@ impl Parser<'_> {
 
     /// Whether the current term is outside every parenthesis.
     fn depth_is_top(&self) -> bool {
-        let opens = self.toks[..self.pos].iter().filter(|t| **t == Tok::Open).count();
-        let closes = self.toks[..self.pos].iter().filter(|t| **t == Tok::Close).count();
+        let opens = self.toks[..self.pos]
+            .iter()
+            .filter(|t| **t == Tok::Open)
+            .count();
+        let closes = self.toks[..self.pos]
+            .iter()
+            .filter(|t| **t == Tok::Close)
+            .count();
         opens == closes
     }
 }
@@ -427,7 +454,9 @@ mod tests {
         assert!(check(
             r#"(name eq "rp-demo-.*") (network eq ".*/global/networks/default") (description eq "routeplane:demo")"#
         ));
-        assert!(!check(r#"(name eq "rp-demo-.*") (description eq "routeplane:other")"#));
+        assert!(!check(
+            r#"(name eq "rp-demo-.*") (description eq "routeplane:other")"#
+        ));
         assert!(!check("missing eq .*"));
         assert!(check("tags eq b"));
     }
@@ -437,7 +466,9 @@ mod tests {
         assert!(check("name = rp-demo-0a1b2c3d"));
         assert!(check("name = \"rp-demo-*\" AND priority >= 1000"));
         assert!(!check("priority < 1000"));
-        assert!(check("(priority < 10) OR (description = \"routeplane:demo\")"));
+        assert!(check(
+            "(priority < 10) OR (description = \"routeplane:demo\")"
+        ));
         assert!(check("NOT name = x"));
         assert!(check("-name = x"));
         assert!(check("description:*"));
@@ -459,7 +490,10 @@ mod tests {
         ] {
             let e = Filter::parse(bad).unwrap_err();
             assert_eq!(e.status.as_u16(), 400, "{bad}");
-            assert!(e.message.contains("Invalid list filter expression"), "{bad}");
+            assert!(
+                e.message.contains("Invalid list filter expression"),
+                "{bad}"
+            );
         }
         assert!(Filter::parse("  ").unwrap().is_none());
     }

@@ -138,7 +138,13 @@ mod tests {
 
     #[test]
     fn bare_names_and_wrong_kinds_are_malformed() {
-        for bad in ["default", "", "projects/p", "zones/z1/instances/", "global/routes/r"] {
+        for bad in [
+            "default",
+            "",
+            "projects/p",
+            "zones/z1/instances/",
+            "global/routes/r",
+        ] {
             let e = Link::parse(bad, "p", "resource.network").unwrap_err();
             assert_eq!(e.reason, "invalid", "{bad}");
             assert!(e.message.contains("resource.network"));

@@ -202,7 +202,9 @@ impl Operations {
 
     /// The operation an earlier request with this `requestId` created.
     pub fn by_request_id(&self, request_id: &str) -> Option<&Operation> {
-        self.by_request_id.get(request_id).and_then(|n| self.ops.get(n))
+        self.by_request_id
+            .get(request_id)
+            .and_then(|n| self.ops.get(n))
     }
 
     /// Makes the next `n` operations of `kind` (`insert`, `delete`, or any when `None`) fail with
@@ -302,7 +304,10 @@ fn apply(world: &mut GceWorld, effect: &Effect) -> Option<OpFailure> {
             if world.routes_in(&route.network) >= world.route_quota {
                 return Some(OpFailure::new(
                     "QUOTA_EXCEEDED",
-                    &format!("Quota 'ROUTES' exceeded.  Limit: {}.0 globally.", world.route_quota),
+                    &format!(
+                        "Quota 'ROUTES' exceeded.  Limit: {}.0 globally.",
+                        world.route_quota
+                    ),
                     403,
                 ));
             }
@@ -315,7 +320,9 @@ fn apply(world: &mut GceWorld, effect: &Effect) -> Option<OpFailure> {
             (world.routes.len() == before).then(|| {
                 OpFailure::new(
                     "RESOURCE_NOT_FOUND",
-                    &format!("The resource 'projects/{project}/global/routes/{name}' was not found"),
+                    &format!(
+                        "The resource 'projects/{project}/global/routes/{name}' was not found"
+                    ),
                     404,
                 )
             })

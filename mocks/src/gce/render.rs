@@ -62,9 +62,7 @@ fn warnings(w: &GceWorld, r: &Route) -> Vec<Value> {
         name: name.clone(),
     }
     .to_string();
-    let warn = |code: &str, message: String| {
-        json!({"code": code, "message": message, "data": [{"key": "instance", "value": url}]})
-    };
+    let warn = |code: &str, message: String| json!({"code": code, "message": message, "data": [{"key": "instance", "value": url}]});
     let Some(i) = w.find_instance(zone, name) else {
         return vec![warn(
             "NEXT_HOP_INSTANCE_NOT_FOUND",
@@ -138,7 +136,10 @@ pub fn instance(w: &GceWorld, i: &Instance) -> Value {
 
 /// A network.
 pub fn network(w: &GceWorld, n: &Network) -> Value {
-    let link = links::url(&format!("projects/{}/global/networks/{}", w.project, n.name));
+    let link = links::url(&format!(
+        "projects/{}/global/networks/{}",
+        w.project, n.name
+    ));
     json!({
         "kind": "compute#network",
         "id": n.id.to_string(),

@@ -109,14 +109,22 @@ pub struct Windows {
 impl Windows {
     /// Counts one request of `method` at `at` (from the server's start); `Some(group)` when the
     /// group's quota for this interval is already used up.
-    pub fn take(&mut self, throttle: &Throttle, method: &str, at: Duration) -> Option<&'static str> {
+    pub fn take(
+        &mut self,
+        throttle: &Throttle,
+        method: &str,
+        at: Duration,
+    ) -> Option<&'static str> {
         if !throttle.enabled {
             return None;
         }
         let group = Throttle::group_of(method)?;
         let limit = throttle.limit(group)?;
         let interval = at.as_nanos() / throttle.interval.as_nanos().max(1);
-        let entry = self.counts.entry(group.to_string()).or_insert((interval, 0));
+        let entry = self
+            .counts
+            .entry(group.to_string())
+            .or_insert((interval, 0));
         if entry.0 != interval {
             *entry = (interval, 0);
         }
@@ -141,16 +149,32 @@ mod tests {
         assert_eq!(w.take(&t, "compute.routes.insert", s(0)), None);
         assert_eq!(w.take(&t, "compute.routes.delete", s(1)), None);
         assert_eq!(w.take(&t, "compute.routes.insert", s(59)), Some(QUERIES));
-        assert_eq!(w.take(&t, "compute.routes.get", s(59)), None, "reads are a separate group");
+        assert_eq!(
+            w.take(&t, "compute.routes.get", s(59)),
+            None,
+            "reads are a separate group"
+        );
         assert_eq!(w.take(&t, "compute.routes.insert", s(60)), None);
-        assert_eq!(w.take(&Throttle::off(), "compute.routes.insert", s(60)), None);
+        assert_eq!(
+            w.take(&Throttle::off(), "compute.routes.insert", s(60)),
+            None
+        );
     }
 
     #[test]
     fn methods_map_to_their_groups() {
-        assert_eq!(Throttle::group_of("compute.globalOperations.wait"), Some(OPERATION_READ));
-        assert_eq!(Throttle::group_of("compute.globalOperations.get"), Some(OPERATION_READ));
-        assert_eq!(Throttle::group_of("compute.globalOperations.list"), Some(LIST));
+        assert_eq!(
+            Throttle::group_of("compute.globalOperations.wait"),
+            Some(OPERATION_READ)
+        );
+        assert_eq!(
+            Throttle::group_of("compute.globalOperations.get"),
+            Some(OPERATION_READ)
+        );
+        assert_eq!(
+            Throttle::group_of("compute.globalOperations.list"),
+            Some(LIST)
+        );
         assert_eq!(Throttle::group_of("compute.instances.get"), Some(READ));
         assert_eq!(Throttle::group_of("unknown"), None);
     }

@@ -309,10 +309,17 @@ impl GceWorld {
             .instance("us-central1-a", "node-a", "10.128.0.2", true)
             .instance("us-central1-a", "node-b", "10.128.0.3", true)
             .instance("us-central1-b", "node-c", "10.128.0.4", false)
-            .route(Route::new("default-route-internet", "0.0.0.0/0", NextHop::internet()).priority(1000))
             .route(
-                Route::new("vpn-onprem", "192.168.0.0/16", NextHop::Ip("10.128.0.250".into()))
-                    .description("managed by the network team"),
+                Route::new("default-route-internet", "0.0.0.0/0", NextHop::internet())
+                    .priority(1000),
+            )
+            .route(
+                Route::new(
+                    "vpn-onprem",
+                    "192.168.0.0/16",
+                    NextHop::Ip("10.128.0.250".into()),
+                )
+                .description("managed by the network team"),
             );
         // The example is valid by construction; normalise only assigns ids.
         let _ = w.normalise();
@@ -479,7 +486,10 @@ impl GceWorld {
                 return bad(format!("instance name '{}' is not valid", i.name));
             }
             if !seen.insert((i.zone.clone(), i.name.clone())) {
-                return bad(format!("duplicate instance '{}' in zone {}", i.name, i.zone));
+                return bad(format!(
+                    "duplicate instance '{}' in zone {}",
+                    i.name, i.zone
+                ));
             }
             if i.network_interfaces.is_empty() {
                 return bad(format!("instance '{}' has no network interface", i.name));
