@@ -29,10 +29,9 @@ use axum::body::Body;
 use http::header::{CONTENT_TYPE, SERVER};
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -138,7 +137,13 @@ impl MockEc2Builder {
             requests: AtomicU64::new(0),
         });
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(serve(listener, shared.clone(), shutdown.clone()));
+        let handler_shared = shared.clone();
+        let task = tokio::spawn(crate::common::server::serve(
+            listener,
+            shutdown.clone(),
+            "EC2",
+            move |req, kill| handle(handler_shared.clone(), kill, req),
+        ));
         tracing::debug!(%addr, "mock EC2 listening");
         Ok(MockEc2 {
             addr,
@@ -184,6 +189,12 @@ impl MockEc2 {
     /// The live world, to read or edit while the server runs.
     pub fn world(&self) -> WorldHandle {
         self.shared.world.clone()
+    }
+
+    /// The instant the server started: [`Call::at`] and [`Call::answered`] count from it, so
+    /// tests can line calls up with other clocks (e.g. the fake API's lease history).
+    pub fn started_at(&self) -> std::time::Instant {
+        self.shared.started.into_std()
     }
 
     /// The call record.
@@ -251,44 +262,6 @@ impl Shared {
     }
 }
 
-/// Accepts connections until `shutdown`; each connection can be killed from inside a request to
-/// simulate a dropped connection.
-async fn serve(listener: TcpListener, shared: Arc<Shared>, shutdown: CancellationToken) {
-    let mut conns = JoinSet::new();
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(error) => {
-                        tracing::warn!(%error, "mock EC2 accept failed");
-                        continue;
-                    }
-                };
-                let shared = shared.clone();
-                let shutdown = shutdown.clone();
-                conns.spawn(async move {
-                    let kill = CancellationToken::new();
-                    let svc_kill = kill.clone();
-                    let service = hyper::service::service_fn(move |req| handle(shared.clone(), svc_kill.clone(), req));
-                    let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-                    tokio::select! {
-                        result = conn => if let Err(error) = result {
-                            tracing::debug!(%error, "mock EC2 connection ended with an error");
-                        },
-                        // Dropping the connection future closes the socket with no answer.
-                        () = kill.cancelled() => {},
-                        () = shutdown.cancelled() => {},
-                    }
-                });
-            }
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-        }
-    }
-    conns.shutdown().await;
-}
-
 async fn handle(
     shared: Arc<Shared>,
     kill: CancellationToken,
@@ -328,6 +301,8 @@ async fn handle(
         mutating: actions::is_known(&action) && actions::is_mutating(&action),
         narrowed: params.is_narrowed(),
         fault: None,
+        access_key: access_key(&parts.headers),
+        answered: at,
     };
     if !actions::is_known(&action) {
         return Ok(finish(
@@ -344,6 +319,7 @@ async fn handle(
         tokio::time::sleep(delay).await;
     }
     call.fault = fault.map(Fault::name);
+    call.answered = shared.started.elapsed();
     let result = match fault {
         Some(Fault::Drop) => {
             call.outcome = Outcome::Dropped;
@@ -367,6 +343,15 @@ async fn handle(
         None => process(&shared, &action, &params, at),
     };
     Ok(finish(&shared, call, result, &action, &request_id))
+}
+
+/// The access key ID of a SigV4-signed request: `Authorization: AWS4-HMAC-SHA256
+/// Credential=AKID/20260101/us-east-1/ec2/aws4_request, SignedHeaders=…, Signature=…`.
+fn access_key(headers: &http::HeaderMap) -> Option<String> {
+    let auth = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let credential = auth.split_once("Credential=")?.1;
+    let key = credential.split(['/', ',']).next()?.trim();
+    (!key.is_empty()).then(|| key.to_string())
 }
 
 /// The normal pipeline: bucket, IAM deny list, DryRun, then the action under the world lock.
@@ -435,4 +420,29 @@ fn render(result: Result<String, ApiError>, action: &str, request_id: &str) -> R
         headers.insert("x-amzn-requestid", v);
     }
     resp
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_access_key_comes_from_the_sigv4_credential() {
+        let mut h = http::HeaderMap::new();
+        assert_eq!(access_key(&h), None);
+        h.insert(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_static(
+                "AWS4-HMAC-SHA256 Credential=AKIAREPLICA1/20260101/us-east-1/ec2/aws4_request, \
+                 SignedHeaders=host;x-amz-date, Signature=abc",
+            ),
+        );
+        assert_eq!(access_key(&h).as_deref(), Some("AKIAREPLICA1"));
+        h.insert(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_static("Basic Zm9vOmJhcg=="),
+        );
+        assert_eq!(access_key(&h), None);
+    }
 }

@@ -4,12 +4,10 @@
 //! a [`Throttle`]).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
-
 use super::throttle::{Buckets, Throttle};
+use crate::common::record::Recorded;
 
 /// How a request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +54,12 @@ pub struct Call {
     pub narrowed: bool,
     /// The injected fault, if any (`throttle`, `internal-error`, …).
     pub fault: Option<&'static str>,
+    /// The access key ID from the SigV4 `Authorization` header: which client sent the call
+    /// (give each replica its own key to tell them apart).
+    pub access_key: Option<String>,
+    /// When the answer was decided, from the server's start: after the injected latency, and
+    /// the moment the action took effect if it did.
+    pub answered: Duration,
 }
 
 /// A request that a bucket would have refused.
@@ -69,93 +73,29 @@ pub struct BudgetViolation {
     pub at: Duration,
 }
 
-/// The shared, append-only call log. Cheap to clone.
-#[derive(Debug, Clone, Default)]
-pub struct CallLog {
-    inner: Arc<Mutex<Vec<Call>>>,
+/// The mock EC2's call log: the shared log ([`crate::common::record::CallLog`]) of [`Call`]s,
+/// keyed by action. Cheap to clone.
+pub type CallLog = crate::common::record::CallLog<Call>;
+
+impl Recorded for Call {
+    fn at(&self) -> Duration {
+        self.at
+    }
+    fn operation(&self) -> &str {
+        &self.action
+    }
+    fn is_mutating(&self) -> bool {
+        self.mutating
+    }
+    fn error_code(&self) -> Option<&str> {
+        self.outcome.code()
+    }
 }
 
 impl CallLog {
-    pub(crate) fn push(&self, call: Call) {
-        self.inner.lock().push(call);
-    }
-
-    /// A copy of every call so far.
-    pub fn all(&self) -> Vec<Call> {
-        self.inner.lock().clone()
-    }
-
-    /// Forgets every call (e.g. between the phases of a test).
-    pub fn clear(&self) {
-        self.inner.lock().clear();
-    }
-
-    /// Number of calls.
-    pub fn len(&self) -> usize {
-        self.inner.lock().len()
-    }
-
-    /// Whether no call was made.
-    pub fn is_empty(&self) -> bool {
-        self.inner.lock().is_empty()
-    }
-
     /// Calls per action.
     pub fn counts_by_action(&self) -> BTreeMap<String, usize> {
-        let mut out = BTreeMap::new();
-        for c in self.inner.lock().iter() {
-            *out.entry(c.action.clone()).or_insert(0) += 1;
-        }
-        out
-    }
-
-    /// Calls of one action.
-    pub fn count(&self, action: &str) -> usize {
-        self.inner
-            .lock()
-            .iter()
-            .filter(|c| c.action == action)
-            .count()
-    }
-
-    /// Every mutating call, in order.
-    pub fn mutating(&self) -> Vec<Call> {
-        self.inner
-            .lock()
-            .iter()
-            .filter(|c| c.mutating)
-            .cloned()
-            .collect()
-    }
-
-    /// Calls that failed with `code`.
-    pub fn with_code(&self, code: &str) -> Vec<Call> {
-        self.inner
-            .lock()
-            .iter()
-            .filter(|c| c.outcome.code() == Some(code))
-            .cloned()
-            .collect()
-    }
-
-    /// The most calls of `action` in any window of length `window` (sliding, inclusive).
-    pub fn max_in_window(&self, action: &str, window: Duration) -> usize {
-        let times: Vec<Duration> = self
-            .inner
-            .lock()
-            .iter()
-            .filter(|c| c.action == action)
-            .map(|c| c.at)
-            .collect();
-        let mut best = 0;
-        let mut start = 0;
-        for end in 0..times.len() {
-            while times[end].saturating_sub(times[start]) > window {
-                start += 1;
-            }
-            best = best.max(end - start + 1);
-        }
-        best
+        self.counts()
     }
 
     /// Replays the log through `throttle`'s buckets and returns every call a bucket would have
@@ -193,6 +133,8 @@ mod tests {
             mutating: true,
             narrowed: true,
             fault: None,
+            access_key: None,
+            answered: Duration::from_millis(ms),
         }
     }
 
