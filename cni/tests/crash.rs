@@ -112,6 +112,32 @@ fn assert_reattaches(node: &Node, cid: &str, pod: &Netns, ctx: &str) {
     assert!(del.ok, "{ctx}: {del:?}");
 }
 
+/// After a kill: the runtime's cleanup (`cleanup`: DEL of the victim first, or not), then a GC
+/// keeping the bystander `b`; the node must hold exactly the bystander's state, the victim must
+/// re-attach and work, and once the bystander is gone too nothing may be left.
+fn clean_up_and_check(
+    node: &Node,
+    cleanup: Cleanup,
+    (victim, other): (&Netns, &Netns),
+    b: &Run,
+    ctx: &str,
+) {
+    if let Cleanup::DelThenGc = cleanup {
+        let d = node.del("victim", Some(victim));
+        assert!(d.ok, "{ctx}: DEL: {d:?}");
+    }
+    let g = gc_keeping(node, &["bystander"]);
+    assert!(g.ok, "{ctx}: GC: {g:?}");
+    assert_holds_exactly(node, &[("bystander", addresses(b))], ctx);
+    assert!(
+        other.try_exec(&["ping", "-c1", "-W2", GATEWAY]),
+        "{ctx}: the bystander lost its network"
+    );
+    assert_reattaches(node, "victim", victim, ctx);
+    assert!(node.del("bystander", Some(other)).ok);
+    assert_holds_exactly(node, &[], ctx);
+}
+
 #[test]
 #[ignore = "needs root (CAP_NET_ADMIN): creates network namespaces"]
 fn kill_9_at_every_add_step_then_del_and_gc_leave_nothing_behind() {
@@ -141,16 +167,7 @@ fn kill_9_at_every_add_step_then_del_and_gc_leave_nothing_behind() {
                 other.try_exec(&["ping", "-c1", "-W2", GATEWAY]),
                 "{ctx}: bystander cannot reach the gateway"
             );
-            if let Cleanup::DelThenGc = cleanup {
-                let d = node.del("victim", Some(&victim));
-                assert!(d.ok, "{ctx}: DEL: {d:?}");
-            }
-            let g = gc_keeping(&node, &["bystander"]);
-            assert!(g.ok, "{ctx}: GC: {g:?}");
-            assert_holds_exactly(&node, &[("bystander", addresses(&b))], &ctx);
-            assert_reattaches(&node, "victim", &victim, &ctx);
-            assert!(node.del("bystander", Some(&other)).ok);
-            assert_holds_exactly(&node, &[], &ctx);
+            clean_up_and_check(&node, cleanup, (&victim, &other), &b, &ctx);
         }
     }
 }
@@ -177,20 +194,7 @@ fn kill_9_at_every_del_step_then_del_and_gc_leave_nothing_behind() {
                 ),
                 &ctx,
             );
-            if let Cleanup::DelThenGc = cleanup {
-                let d = node.del("victim", Some(&victim));
-                assert!(d.ok, "{ctx}: repeated DEL: {d:?}");
-            }
-            let g = gc_keeping(&node, &["bystander"]);
-            assert!(g.ok, "{ctx}: GC: {g:?}");
-            assert_holds_exactly(&node, &[("bystander", addresses(&b))], &ctx);
-            assert!(
-                other.try_exec(&["ping", "-c1", "-W2", GATEWAY]),
-                "{ctx}: bystander lost its network"
-            );
-            assert_reattaches(&node, "victim", &victim, &ctx);
-            assert!(node.del("bystander", Some(&other)).ok);
-            assert_holds_exactly(&node, &[], &ctx);
+            clean_up_and_check(&node, cleanup, (&victim, &other), &b, &ctx);
         }
     }
 }
@@ -240,16 +244,7 @@ fn kill_9_during_the_rollback_then_del_and_gc_leave_nothing_behind() {
                 ("ROUTEPLANE_CNI_KILL_AT", step),
             ];
             assert_killed(&run_with(&node, "ADD", "victim", &victim, &env), &ctx);
-            if let Cleanup::DelThenGc = cleanup {
-                let d = node.del("victim", Some(&victim));
-                assert!(d.ok, "{ctx}: DEL: {d:?}");
-            }
-            let g = gc_keeping(&node, &["bystander"]);
-            assert!(g.ok, "{ctx}: GC: {g:?}");
-            assert_holds_exactly(&node, &[("bystander", addresses(&b))], &ctx);
-            assert_reattaches(&node, "victim", &victim, &ctx);
-            assert!(node.del("bystander", Some(&other)).ok);
-            assert_holds_exactly(&node, &[], &ctx);
+            clean_up_and_check(&node, cleanup, (&victim, &other), &b, &ctx);
         }
     }
 }
@@ -276,12 +271,7 @@ fn kill_9_at_every_gc_step_then_gc_again_leaves_only_the_valid_attachments() {
             &[("ROUTEPLANE_CNI_KILL_AT", step)],
         );
         assert_killed(&killed, &ctx);
-        let g = gc_keeping(&node, &["bystander"]);
-        assert!(g.ok, "{ctx}: GC: {g:?}");
-        assert_holds_exactly(&node, &[("bystander", addresses(&b))], &ctx);
-        assert_reattaches(&node, "victim", &victim, &ctx);
-        assert!(node.del("bystander", Some(&other)).ok);
-        assert_holds_exactly(&node, &[], &ctx);
+        clean_up_and_check(&node, Cleanup::Gc, (&victim, &other), &b, &ctx);
     }
 }
 
