@@ -12,6 +12,8 @@ shift || true
 targets=("$@")
 [ "${#targets[@]}" -gt 0 ] || targets=(cni_config provider_id ec2_query kube_request kube_patch gce_request)
 export RUSTC_BOOTSTRAP=1
+# The cached cargo-fuzz (.ci/run and docs/reliability.md install it there).
+export PATH="/var/cache/routeplane-ci/tools/bin:$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/routeplane-ci/fuzz-target}"
 scratch="${ROUTEPLANE_FUZZ_CORPUS:-/var/cache/routeplane-ci/fuzz-corpus}"
 for t in "${targets[@]}"; do cargo fuzz build "$t"; done
