@@ -1,5 +1,6 @@
 //! The `routeplane` binary: CLI wiring only. Each subcommand lives in `cli/`.
 
+mod bench;
 mod cli;
 mod lab;
 

@@ -3,6 +3,7 @@
 //! `version` (and `agent`, `lab` as the node side lands).
 
 pub(crate) mod agent;
+mod bench;
 mod common;
 mod controller;
 mod demo;
@@ -54,6 +55,9 @@ enum Command {
     /// then a node deleted, a node added and a route hijacked, timed by packets.
     /// `lab clean` removes what a crashed run left.
     Lab(Box<lab::LabArgs>),
+    /// Benchmark the controller against the mock EC2 (EC2's buckets, 50 ms per call) next to a
+    /// model of the Kubernetes route controller: cold start, steady state, churn; JSON + SVG.
+    Bench(Box<bench::BenchArgs>),
     /// Print build and version information.
     Version,
 }
@@ -86,6 +90,7 @@ pub fn main() -> ExitCode {
             Command::Plan(args) => plan::run(*args).await,
             Command::Status(args) => status::run(*args).await.map(|()| ExitCode::SUCCESS),
             Command::Lab(args) => lab::run(*args).await,
+            Command::Bench(args) => bench::run(*args).await.map(|()| ExitCode::SUCCESS),
             Command::Version => {
                 println!("routeplane {}", env!("CARGO_PKG_VERSION"));
                 Ok(ExitCode::SUCCESS)

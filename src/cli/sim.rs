@@ -18,6 +18,20 @@ pub async fn mock_aws_provider(
     route_limit: usize,
     unlimited_budget: bool,
 ) -> anyhow::Result<Arc<AwsProvider>> {
+    let mut aws = mock_aws_config(cluster, ec2, route_limit);
+    if unlimited_budget {
+        aws.budget = routeplane_core::budget::ApiBudget::unlimited();
+    }
+    Ok(Arc::new(
+        AwsProvider::new(aws)
+            .await
+            .context("setting up the AWS provider")?,
+    ))
+}
+
+/// The AWS provider configuration for `cluster` against `ec2` (static demo credentials, every
+/// table tagged for the cluster), for callers that also tune its budget or retries.
+pub fn mock_aws_config(cluster: &str, ec2: &MockEc2, route_limit: usize) -> AwsConfig {
     let mut aws = AwsConfig::new(cluster);
     aws.region = Some(ec2.region().to_string());
     aws.endpoint_url = Some(ec2.endpoint_url());
@@ -27,14 +41,7 @@ pub async fn mock_aws_provider(
         access_key_id: "AKIDDEMO".into(),
         secret_access_key: "demo".into(),
     });
-    if unlimited_budget {
-        aws.budget = routeplane_core::budget::ApiBudget::unlimited();
-    }
-    Ok(Arc::new(
-        AwsProvider::new(aws)
-            .await
-            .context("setting up the AWS provider")?,
-    ))
+    aws
 }
 
 /// A controller running on the runtime until [`RunningController::stop`].

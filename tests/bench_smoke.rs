@@ -1,0 +1,61 @@
+//! Keeps `routeplane bench` from rotting: a tiny run (30 nodes, time scale 20, both the
+//! controller and the route-controller model) must finish with the route tables exactly right
+//! (the bench exits non-zero otherwise) and write JSON with every figure, the table and the
+//! SVG. No speed is asserted here; figures live in docs/benchmarks.md.
+
+use std::process::Command;
+
+#[test]
+fn bench_runs_both_implementations_and_writes_its_results() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let status = Command::new(env!("CARGO_BIN_EXE_routeplane"))
+        .args(["bench", "--nodes", "30", "--time-scale", "20"])
+        .args(["--steady-periods", "2", "--churn-minutes", "1", "--out"])
+        .arg(out.path())
+        .env("ROUTEPLANE_LOG", "warn")
+        .status()
+        .expect("run routeplane bench");
+    assert!(status.success(), "bench failed: {status}");
+
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("bench.json")).expect("bench.json"),
+    )
+    .expect("bench.json is JSON");
+    assert_eq!(json["nodes"], 30);
+    assert_eq!(json["tables"], 3);
+    let impls = json["implementations"].as_array().expect("implementations");
+    let names: Vec<&str> = impls
+        .iter()
+        .map(|i| i["implementation"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["routeplane", "route-controller-model"]);
+    for i in impls {
+        let cold = &i["cold_start"];
+        assert_eq!(cold["routes"], 90, "{i}");
+        assert_eq!(cold["by_action"], serde_json::Value::Null);
+        assert_eq!(cold["calls"]["by_action"]["CreateRoute"], 90, "{i}");
+        for field in ["seconds", "lower_bound_seconds", "efficiency"] {
+            assert!(cold[field].as_f64().expect(field) > 0.0, "{field} in {i}");
+        }
+        assert!(!cold["series"].as_array().expect("series").is_empty());
+        assert_eq!(i["steady"]["periods"], 2);
+        assert_eq!(i["churn"]["replaced"], 1);
+        for field in [
+            "event_to_route_ms_p50",
+            "event_to_route_ms_p99",
+            "stale_route_lifetime_ms_p99",
+        ] {
+            assert!(
+                i["churn"][field].as_f64().expect(field) > 0.0,
+                "{field} in {i}"
+            );
+        }
+    }
+    // Once converged, routeplane writes nothing.
+    assert_eq!(impls[0]["steady"]["writes"], 0);
+
+    let svg = std::fs::read_to_string(out.path().join("convergence.svg")).expect("svg");
+    assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() == 2);
+    let table = std::fs::read_to_string(out.path().join("bench.txt")).expect("table");
+    assert!(table.contains("efficiency"));
+}
