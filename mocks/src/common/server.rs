@@ -58,3 +58,62 @@ pub async fn serve<H, F>(
     }
     conns.shutdown().await;
 }
+
+/// A server started by [`Running::start`]: its address and the task serving it. Dropping it
+/// stops the server; [`Running::stop`] also waits for it.
+#[derive(Debug)]
+pub struct Running {
+    addr: std::net::SocketAddr,
+    shutdown: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Binds `listen` and serves it with `handler` (see [`serve`]) in a background task.
+    ///
+    /// # Errors
+    /// The I/O error of binding the address or reading it back.
+    pub async fn start<H, F>(
+        listen: std::net::SocketAddr,
+        name: &'static str,
+        handler: H,
+    ) -> std::io::Result<Self>
+    where
+        H: Fn(Request<Incoming>, CancellationToken) -> F + Clone + Send + Sync + 'static,
+        F: Future<Output = Result<Response<Body>, Infallible>> + Send + 'static,
+    {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(serve(listener, shutdown.clone(), name, handler));
+        tracing::debug!(%addr, mock = name, "listening");
+        Ok(Self {
+            addr,
+            shutdown,
+            task: Some(task),
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+
+    /// Stops the server and waits for it.
+    ///
+    /// # Errors
+    /// The join error if the server task panicked.
+    pub async fn stop(mut self) -> Result<(), tokio::task::JoinError> {
+        self.shutdown.cancel();
+        match self.task.take() {
+            Some(task) => task.await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}

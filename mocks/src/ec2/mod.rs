@@ -30,10 +30,10 @@ use http::header::{CONTENT_TYPE, SERVER};
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use parking_lot::Mutex;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+use crate::common::server::Running;
 
 pub use error::{ApiError, Error};
 pub use faults::{FaultSpec, Faults};
@@ -118,16 +118,6 @@ impl MockEc2Builder {
             world.route_limit = limit;
         }
         world.normalise()?;
-        let listener = TcpListener::bind(self.listen)
-            .await
-            .map_err(|source| Error::Bind {
-                addr: self.listen.to_string(),
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| Error::Bind {
-            addr: self.listen.to_string(),
-            source,
-        })?;
         let shared = Arc::new(Shared {
             world: WorldHandle::new(world),
             calls: CallLog::default(),
@@ -136,21 +126,19 @@ impl MockEc2Builder {
             started: Instant::now(),
             requests: AtomicU64::new(0),
         });
-        let shutdown = CancellationToken::new();
         let handler_shared = shared.clone();
-        let task = tokio::spawn(crate::common::server::serve(
-            listener,
-            shutdown.clone(),
-            "EC2",
-            move |req, kill| handle(handler_shared.clone(), kill, req),
-        ));
-        tracing::debug!(%addr, "mock EC2 listening");
+        let server = Running::start(self.listen, "EC2", move |req, kill| {
+            handle(handler_shared.clone(), kill, req)
+        })
+        .await
+        .map_err(|source| Error::Bind {
+            addr: self.listen.to_string(),
+            source,
+        })?;
         Ok(MockEc2 {
-            addr,
             region: self.region,
             shared,
-            shutdown,
-            task: Some(task),
+            server,
         })
     }
 }
@@ -158,11 +146,9 @@ impl MockEc2Builder {
 /// A running mock EC2. Dropping it stops the server; [`MockEc2::shutdown`] also waits for it.
 #[derive(Debug)]
 pub struct MockEc2 {
-    addr: SocketAddr,
     region: String,
     shared: Arc<Shared>,
-    shutdown: CancellationToken,
-    task: Option<JoinHandle<()>>,
+    server: Running,
 }
 
 impl MockEc2 {
@@ -173,12 +159,12 @@ impl MockEc2 {
 
     /// The URL to give an SDK or the AWS CLI as its endpoint, e.g. `http://127.0.0.1:41234`.
     pub fn endpoint_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// The region the mock was started for.
@@ -221,18 +207,8 @@ impl MockEc2 {
     ///
     /// # Errors
     /// [`Error::Server`] if the server task panicked.
-    pub async fn shutdown(mut self) -> Result<(), Error> {
-        self.shutdown.cancel();
-        match self.task.take() {
-            Some(task) => task.await.map_err(Error::Server),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for MockEc2 {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+    pub async fn shutdown(self) -> Result<(), Error> {
+        self.server.stop().await.map_err(Error::Server)
     }
 }
 

@@ -39,10 +39,10 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use parking_lot::Mutex;
 use serde_json::Value;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+use crate::common::server::Running;
 
 pub use crate::common::faults::{FaultSpec, Faults};
 pub use error::{ApiError, Error};
@@ -137,16 +137,6 @@ impl MockGceBuilder {
             world.route_quota = quota;
         }
         world.normalise()?;
-        let listener = TcpListener::bind(self.listen)
-            .await
-            .map_err(|source| Error::Bind {
-                addr: self.listen.to_string(),
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| Error::Bind {
-            addr: self.listen.to_string(),
-            source,
-        })?;
         let started = Instant::now();
         let shared = Arc::new(Shared {
             world: GceWorldHandle::new(world, self.op_delay, started),
@@ -155,31 +145,24 @@ impl MockGceBuilder {
             faults: Mutex::new(FaultState::new(self.faults)),
             started,
         });
-        let shutdown = CancellationToken::new();
         let handler_shared = shared.clone();
-        let task = tokio::spawn(crate::common::server::serve(
-            listener,
-            shutdown.clone(),
-            "GCE",
-            move |req, kill| handle(handler_shared.clone(), kill, req),
-        ));
-        tracing::debug!(%addr, "mock GCE listening");
-        Ok(MockGce {
-            addr,
-            shared,
-            shutdown,
-            task: Some(task),
+        let server = Running::start(self.listen, "GCE", move |req, kill| {
+            handle(handler_shared.clone(), kill, req)
         })
+        .await
+        .map_err(|source| Error::Bind {
+            addr: self.listen.to_string(),
+            source,
+        })?;
+        Ok(MockGce { shared, server })
     }
 }
 
 /// A running mock GCE. Dropping it stops the server; [`MockGce::shutdown`] also waits for it.
 #[derive(Debug)]
 pub struct MockGce {
-    addr: SocketAddr,
     shared: Arc<Shared>,
-    shutdown: CancellationToken,
-    task: Option<JoinHandle<()>>,
+    server: Running,
 }
 
 impl MockGce {
@@ -191,12 +174,12 @@ impl MockGce {
     /// The URL to give a client as its endpoint (`--gce-endpoint`), e.g.
     /// `http://127.0.0.1:41234`; the client appends `/compute/v1/…`.
     pub fn endpoint_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// The project the mock serves.
@@ -254,18 +237,8 @@ impl MockGce {
     ///
     /// # Errors
     /// [`Error::Server`] if the server task panicked.
-    pub async fn shutdown(mut self) -> Result<(), Error> {
-        self.shutdown.cancel();
-        match self.task.take() {
-            Some(task) => task.await.map_err(Error::Server),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for MockGce {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
+    pub async fn shutdown(self) -> Result<(), Error> {
+        self.server.stop().await.map_err(Error::Server)
     }
 }
 
