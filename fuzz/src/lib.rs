@@ -40,11 +40,17 @@ fn text(b: &[u8]) -> String {
 pub fn cni_config(data: &[u8]) {
     for verb in ["VERSION", "STATUS"] {
         let (out, code) = plugin::run(|k| (k == "CNI_COMMAND").then(|| verb.to_string()), data);
-        assert!(code == 0 || out.is_some(), "a failure must print the error JSON");
+        assert!(
+            code == 0 || out.is_some(),
+            "a failure must print the error JSON"
+        );
         if let Some(v) = out
             && code != 0
         {
-            assert!(v["code"].as_u64().is_some() && v["msg"].as_str().is_some(), "{v}");
+            assert!(
+                v["code"].as_u64().is_some() && v["msg"].as_str().is_some(),
+                "{v}"
+            );
         }
     }
     let Ok(conf) = NetConf::parse(data) else {
@@ -54,7 +60,9 @@ pub fn cni_config(data: &[u8]) {
     let _ = conf.gc_attachments();
     let table = names::nft_table(&conf.name);
     assert!(
-        table.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+        table
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_'),
         "nft table name {table:?} would need quoting"
     );
     let veth = names::host_veth(&conf.name, "c", "eth0");
@@ -63,8 +71,14 @@ pub fn cni_config(data: &[u8]) {
         return;
     };
     for r in sets.iter().flatten() {
-        assert!(r.subnet.contains(&r.start) && r.subnet.contains(&r.end), "{r:?}");
-        assert!(!r.allocatable(r.gateway), "the gateway is never handed out: {r:?}");
+        assert!(
+            r.subnet.contains(&r.start) && r.subnet.contains(&r.end),
+            "{r:?}"
+        );
+        assert!(
+            !r.allocatable(r.gateway),
+            "the gateway is never handed out: {r:?}"
+        );
         let _ = (r.size(), r.label());
     }
     let _ = masq::MasqTable::new(&conf.name, &conf.non_masquerade_cidrs, &sets).script();
