@@ -11,6 +11,7 @@
 
 pub mod cluster;
 pub mod model;
+pub mod process;
 pub mod report;
 mod scenario;
 

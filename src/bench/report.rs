@@ -17,6 +17,8 @@ pub struct Report {
     pub time_scale: f64,
     pub latency_ms: f64,
     pub implementations: Vec<ImplReport>,
+    /// routeplane's controller binary as its own process (`--process`).
+    pub controller_process: Option<super::process::ProcessFigures>,
 }
 
 #[derive(Debug, Serialize)]
@@ -106,13 +108,18 @@ pub fn percentile(v: &mut [f64], q: f64) -> f64 {
 }
 
 impl Report {
-    pub fn new(opts: &Options, implementations: Vec<ImplReport>) -> Self {
+    pub fn new(
+        opts: &Options,
+        implementations: Vec<ImplReport>,
+        controller_process: Option<super::process::ProcessFigures>,
+    ) -> Self {
         Self {
             nodes: opts.nodes,
             tables: super::cluster::AZS.len(),
             time_scale: opts.time_scale,
             latency_ms: opts.latency.as_secs_f64() * 1000.0,
             implementations,
+            controller_process,
         }
     }
 
@@ -173,6 +180,15 @@ impl Report {
                 format!("{:.0}", c.stale_route_lifetime_ms_p99)
             })
         }));
+        if let Some(p) = &self.controller_process {
+            t.add_row(vec![
+                "controller process: peak RSS / steady CPU".to_string(),
+                format!(
+                    "{:.1} MiB / {:.2} s over {} periods",
+                    p.peak_rss_mib, p.steady_cpu_seconds, p.steady_periods
+                ),
+            ]);
+        }
         t
     }
 

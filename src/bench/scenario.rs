@@ -38,6 +38,8 @@ pub struct Options {
     pub steady_periods: u32,
     /// Scaled minutes of churn at 5 % of the nodes per minute (0 skips it).
     pub churn_minutes: u32,
+    /// Also run the controller binary as its own process for peak RSS and steady CPU.
+    pub process: bool,
     /// Give up on convergence after this multiple of the lower bound (plus a minute, scaled).
     pub timeout_factor: f64,
 }
@@ -72,7 +74,14 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
                 .with_context(|| format!("{which:?}"))?,
         );
     }
-    Ok(Report::new(opts, impls))
+    let process = if opts.process {
+        eprintln!("bench: the controller as a separate process");
+        let periods = opts.steady_periods.max(1);
+        Some(super::process::measure(opts.nodes, opts.time_scale, opts.latency, periods).await?)
+    } else {
+        None
+    };
+    Ok(Report::new(opts, impls, process))
 }
 
 async fn provider(

@@ -37,6 +37,10 @@ pub struct BenchArgs {
     /// Minutes (before scaling) of churn at 5% of the nodes per minute; 0 skips it.
     #[arg(long, default_value_t = 1)]
     pub churn_minutes: u32,
+    /// Also run the controller binary as a separate process (peak RSS from VmHWM, CPU time
+    /// over the steady periods).
+    #[arg(long)]
+    pub process: bool,
     /// Fail when convergence takes longer than this multiple of the buckets' lower bound.
     #[arg(long, default_value_t = 20.0)]
     pub timeout_factor: f64,
@@ -60,6 +64,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         steady_periods: args.steady_periods,
         churn_minutes: args.churn_minutes,
         timeout_factor: args.timeout_factor,
+        process: args.process,
     };
     let report = crate::bench::run(&opts).await?;
     std::fs::create_dir_all(&args.out)

@@ -1,0 +1,126 @@
+//! The controller as a separate process, for figures that must not include the bench's own
+//! mocks: the real `routeplane controller` binary (next to the current executable) against the
+//! mock EC2 and fake API served from the bench process. Peak RSS is `VmHWM` from
+//! `/proc/<pid>/status`; CPU time is utime + stime from `/proc/<pid>/stat`.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+use super::cluster::{CLUSTER, CLUSTER_CIDR, SimCluster};
+
+/// Linux's USER_HZ: the unit of the CPU times in `/proc/<pid>/stat` on every mainstream arch.
+const CLOCK_TICKS_PER_SEC: f64 = 100.0;
+
+#[derive(Debug, Serialize)]
+pub struct ProcessFigures {
+    pub converge_seconds: f64,
+    /// VmHWM after convergence and the steady periods, MiB.
+    pub peak_rss_mib: f64,
+    /// CPU seconds the controller used over the steady periods (after convergence).
+    pub steady_cpu_seconds: f64,
+    pub steady_periods: u32,
+}
+
+struct Controller(Child);
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs the controller binary against a fresh cluster of `n` nodes until converged, then for
+/// `periods` resync periods, and reads its memory and CPU.
+pub async fn measure(
+    n: u32,
+    k: f64,
+    latency: Duration,
+    periods: u32,
+) -> anyhow::Result<ProcessFigures> {
+    let sim = SimCluster::start(n, k, latency).await?;
+    let dir = std::env::temp_dir().join(format!("routeplane-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let kubeconfig = dir.join("kubeconfig");
+    sim.kube
+        .write_kubeconfig(&kubeconfig)
+        .context("writing the kubeconfig")?;
+    let exe: PathBuf = std::env::current_exe().context("locating the routeplane binary")?;
+    let period = Duration::from_secs(10).div_f64(k);
+    let child = Command::new(&exe)
+        .arg("controller")
+        .arg(format!("--kubeconfig={}", kubeconfig.display()))
+        .arg(format!("--cluster-name={CLUSTER}"))
+        .arg(format!("--cluster-cidr={CLUSTER_CIDR}"))
+        .arg(format!("--aws-endpoint-url={}", sim.ec2.endpoint_url()))
+        .arg("--aws-region=us-east-1")
+        .arg(format!("--route-limit={}", sim.route_limit))
+        .arg(format!("--aws-describe-budget=100/{}", 20.0 * k))
+        .arg(format!("--aws-mutate-budget=50/{}", 5.0 * k))
+        .arg("--leader-elect=false")
+        .arg("--metrics-addr=127.0.0.1:0")
+        .arg(format!("--resync-period={}ms", period.as_millis().max(1)))
+        .env("AWS_ACCESS_KEY_ID", "AKIDBENCH")
+        .env("AWS_SECRET_ACCESS_KEY", "bench")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("ROUTEPLANE_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", exe.display()))?;
+    let mut proc = Controller(child);
+    let pid = proc.0.id();
+    let start = Instant::now();
+    let limit = Duration::from_secs(600);
+    while sim.converged() < sim.wanted() {
+        if let Some(status) = proc.0.try_wait()? {
+            bail!("the controller exited: {status}");
+        }
+        if start.elapsed() > limit {
+            bail!("the controller did not converge within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let converge = start.elapsed();
+    let cpu_before = cpu_seconds(pid)?;
+    tokio::time::sleep(period * periods).await;
+    let cpu = cpu_seconds(pid)? - cpu_before;
+    let hwm = peak_rss_kib(pid)?;
+    sim.verify_exact().context("controller process")?;
+    drop(proc);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(ProcessFigures {
+        converge_seconds: converge.as_secs_f64(),
+        peak_rss_mib: hwm as f64 / 1024.0,
+        steady_cpu_seconds: cpu,
+        steady_periods: periods,
+    })
+}
+
+fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM in /proc/<pid>/status")
+}
+
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .context("bad /proc/<pid>/stat")?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| -> anyhow::Result<f64> {
+        Ok(f.get(i).context("short /proc/<pid>/stat")?.parse::<f64>()?)
+    };
+    // `rest` starts at field 3 (state), so field N is at index N − 3.
+    Ok((tick(11)? + tick(12)?) / CLOCK_TICKS_PER_SEC)
+}
