@@ -101,7 +101,13 @@ impl Lab {
                 .next()
                 .with_context(|| format!("subnet {cidr} has no host address"))?;
             let bridge = lab.names.subnet_bridge(k)?;
-            ip_in(&router_ns, &["link", "add", &bridge, "type", "bridge"])?;
+            // A fixed MAC: a bridge otherwise takes its lowest port's, so removing a node's
+            // port could change the gateway's MAC under the other nodes' ARP caches.
+            let mac = format!("02:72:70:6c:00:{:02x}", k % 256);
+            ip_in(
+                &router_ns,
+                &["link", "add", &bridge, "address", &mac, "type", "bridge"],
+            )?;
             let addr = format!("{gateway}/{}", cidr.prefix_len());
             ip_in(&router_ns, &["addr", "add", &addr, "dev", &bridge])?;
             ip_in(&router_ns, &["link", "set", &bridge, "up"])?;
