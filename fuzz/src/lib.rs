@@ -188,10 +188,11 @@ pub fn kube_patch(data: &[u8]) {
     let Ok(patch) = serde_json::from_slice::<Value>(p.get(2).copied().unwrap_or_default()) else {
         return;
     };
-    for out in fuzzing::patch(&content_type, &target, &patch) {
-        if let Ok(v) = out {
-            let _ = serde_json::to_vec(&v);
-        }
+    for v in fuzzing::patch(&content_type, &target, &patch)
+        .into_iter()
+        .flatten()
+    {
+        let _ = serde_json::to_vec(&v);
     }
     // A merge patch applied twice changes nothing more (RFC 7386 is idempotent).
     if content_type == "application/merge-patch+json" {
