@@ -1,7 +1,8 @@
-//! Machinery the mock clouds share: fault injection ([`faults`]), the HTTP/1.1 accept loop that
+//! Machinery the mock clouds share: the library error ([`error`]), fault injection ([`faults`]), the HTTP/1.1 accept loop that
 //! can cut a live connection ([`server`]) and the in-order call log ([`record`]). Each mock keeps
 //! its own wire format, API surface and call type.
 
+pub mod error;
 pub mod faults;
 pub mod record;
 pub mod server;

@@ -164,34 +164,4 @@ impl ApiError {
     }
 }
 
-/// Errors of the mock GCE library API.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Binding the listening socket failed.
-    #[error("binding the mock GCE listener on {addr}")]
-    Bind {
-        /// The address asked for.
-        addr: String,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Reading a world file failed.
-    #[error("reading world file {path}")]
-    ReadWorld {
-        /// The file.
-        path: String,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A world document is not valid YAML/JSON for the model.
-    #[error("parsing world document")]
-    ParseWorld(#[source] serde_yaml::Error),
-    /// A world refers to something that does not exist or is inconsistent.
-    #[error("invalid world: {0}")]
-    InvalidWorld(String),
-    /// The server task failed or panicked.
-    #[error("the mock GCE server task failed")]
-    Server(#[source] tokio::task::JoinError),
-}
+pub use crate::common::error::Error;
