@@ -120,6 +120,11 @@ fn route(name: &str, dest: &str, instance: &str) -> Route {
         .set_description("routeplane:demo")
 }
 
+/// `routes.insert` in the test project.
+fn insert(routes: &Routes) -> google_cloud_compute_v1::builder::routes::Insert {
+    routes.insert().set_project(P)
+}
+
 fn reason(e: &google_cloud_compute_v1::Error) -> Option<String> {
     e.status()?.details.iter().find_map(|d| match d {
         StatusDetails::ErrorInfo(i) => Some(i.reason.clone()),
@@ -233,15 +238,14 @@ async fn insert_goes_pending_running_done_and_then_exists() {
     let ops = client!(GlobalOperations, mock);
 
     // A partial instance URL, as GCE accepts it.
-    let op = routes
-        .insert()
-        .set_project(P)
+    let node_c = route(
+        "rp-demo-0003",
+        "10.244.3.0/24",
+        "zones/us-central1-b/instances/node-c",
+    );
+    let op = insert(&routes)
         .set_request_id("8b2f7d5e-4c3a-4b1e-9f6d-0a1b2c3d4e5f")
-        .set_body(route(
-            "rp-demo-0003",
-            "10.244.3.0/24",
-            "zones/us-central1-b/instances/node-c",
-        ))
+        .set_body(node_c.clone())
         .send()
         .await
         .unwrap();
@@ -312,15 +316,9 @@ async fn insert_goes_pending_running_done_and_then_exists() {
     assert_eq!(codes, vec!["NEXT_HOP_CANNOT_IP_FORWARD"]);
 
     // The same requestId again is the same operation, not a second insert.
-    let again = routes
-        .insert()
-        .set_project(P)
+    let again = insert(&routes)
         .set_request_id("8b2f7d5e-4c3a-4b1e-9f6d-0a1b2c3d4e5f")
-        .set_body(route(
-            "rp-demo-0003",
-            "10.244.3.0/24",
-            "zones/us-central1-b/instances/node-c",
-        ))
+        .set_body(node_c.clone())
         .send()
         .await
         .unwrap();
@@ -341,9 +339,7 @@ async fn insert_and_delete_with_the_poller() {
     let mock = start(MockGce::builder().op_delay(Duration::from_millis(100))).await;
     let routes = client!(Routes, mock);
     let url = mock.instance_url(ZONE_A, "node-b");
-    let done = routes
-        .insert()
-        .set_project(P)
+    let done = insert(&routes)
         .set_body(route("rp-demo-0004", "fd00:10:244:4::/64", &url))
         .poller()
         .until_done()
@@ -374,9 +370,7 @@ async fn insert_and_delete_with_the_poller() {
 async fn a_duplicate_insert_is_a_synchronous_409() {
     let mock = start(MockGce::builder()).await;
     let routes = client!(Routes, mock);
-    let e = routes
-        .insert()
-        .set_project(P)
+    let e = insert(&routes)
         .set_body(route(
             "rp-demo-0001",
             "10.244.1.0/24",
@@ -406,18 +400,10 @@ async fn a_race_on_one_name_fails_inside_the_second_operation() {
         "10.244.5.0/24",
         "zones/us-central1-a/instances/node-a",
     );
-    let first = routes
-        .insert()
-        .set_project(P)
-        .set_body(body.clone())
-        .send()
-        .await
-        .unwrap();
+    let first = insert(&routes).set_body(body.clone()).send().await.unwrap();
     // google-cloud-lro 1.11 hands back a DONE operation as Ok even when it carries an error:
     // callers must read `error` themselves.
-    let second = routes
-        .insert()
-        .set_project(P)
+    let second = insert(&routes)
         .set_body(body)
         .poller()
         .until_done()
@@ -453,9 +439,7 @@ async fn the_route_quota_fails_the_operation_with_quota_exceeded() {
     let mock = start(MockGce::builder().route_quota(6)).await;
     let routes = client!(Routes, mock);
     let ops = client!(GlobalOperations, mock);
-    let done = routes
-        .insert()
-        .set_project(P)
+    let done = insert(&routes)
         .set_body(route(
             "rp-demo-0006",
             "10.244.6.0/24",
@@ -466,9 +450,7 @@ async fn the_route_quota_fails_the_operation_with_quota_exceeded() {
         .await
         .unwrap();
     assert!(done.error.is_none());
-    let op = routes
-        .insert()
-        .set_project(P)
+    let op = insert(&routes)
         .set_body(route(
             "rp-demo-0007",
             "10.244.7.0/24",
@@ -500,9 +482,7 @@ async fn the_route_quota_fails_the_operation_with_quota_exceeded() {
         .set_or_clear_next_hop_instance(None::<String>)
         .set_next_hop_ip("10.0.0.1")
         .set_network("global/networks/other");
-    let done = routes
-        .insert()
-        .set_project(P)
+    let done = insert(&routes)
         .set_body(other)
         .poller()
         .until_done()
@@ -523,9 +503,7 @@ async fn injected_operation_failures_are_asynchronous_and_retryable() {
         "10.244.9.0/24",
         "zones/us-central1-a/instances/node-a",
     );
-    let failed = routes
-        .insert()
-        .set_project(P)
+    let failed = insert(&routes)
         .set_body(body.clone())
         .poller()
         .until_done()
@@ -535,9 +513,7 @@ async fn injected_operation_failures_are_asynchronous_and_retryable() {
     assert_eq!(err.code.as_deref(), Some("INTERNAL_ERROR"));
     assert_eq!(failed.http_error_status_code, Some(500));
     assert!(mock.world().route("rp-demo-0009").is_none());
-    routes
-        .insert()
-        .set_project(P)
+    insert(&routes)
         .set_body(body)
         .poller()
         .until_done()
@@ -597,9 +573,7 @@ async fn missing_things_are_404() {
             .send()
             .await
             .unwrap_err(),
-        routes
-            .insert()
-            .set_project(P)
+        insert(&routes)
             .set_body(route(
                 "rp-demo-0010",
                 "10.244.10.0/24",
@@ -640,13 +614,7 @@ async fn bad_route_bodies_are_400_and_change_nothing() {
         ok.clone().set_next_hop_ip("10.0.0.1"),
         ok.clone().set_network("global/networks/other"),
     ] {
-        let e = routes
-            .insert()
-            .set_project(P)
-            .set_body(bad)
-            .send()
-            .await
-            .unwrap_err();
+        let e = insert(&routes).set_body(bad).send().await.unwrap_err();
         assert_eq!(e.http_status_code(), Some(400), "{e}");
     }
     assert!(mock.world().route("rp-demo-0011").is_none());
