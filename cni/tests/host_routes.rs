@@ -184,3 +184,70 @@ fn uplink_mtu_is_the_default_route_interface_mtu() {
     });
     assert_eq!(got, Some(("up9".to_string(), 8951)));
 }
+
+/// An unreachable/blackhole route with our protocol on a peer's destination (a hand-made
+/// hijack, or a leftover) is ours to repair or remove; one with another protocol is left alone.
+#[test]
+#[ignore = "needs root (CAP_NET_ADMIN): creates network namespaces"]
+fn our_non_unicast_routes_are_repaired_and_foreign_ones_reported() {
+    require_root();
+    let ns = Netns::new("hrk");
+    sh(
+        "ip",
+        &[
+            "-n", &ns.name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p",
+        ],
+    );
+    sh(
+        "ip",
+        &[
+            "-n",
+            &ns.name,
+            "addr",
+            "add",
+            "192.168.78.1/24",
+            "dev",
+            "eth0",
+        ],
+    );
+    sh("ip", &["-n", &ns.name, "link", "set", "eth0", "up"]);
+    let proto = ROUTE_PROTOCOL.to_string();
+    for (kind, dst, p) in [
+        ("unreachable", "10.211.1.0/24", proto.as_str()),
+        ("blackhole", "10.211.2.0/24", proto.as_str()),
+        ("unreachable", "10.211.3.0/24", "static"),
+    ] {
+        sh(
+            "ip",
+            &["-n", &ns.name, "route", "add", kind, dst, "proto", p],
+        );
+    }
+
+    in_netns(&ns, || {
+        let mut s = Socket::new().unwrap();
+        let want = vec![
+            peer("10.211.1.0/24", "192.168.78.2"),
+            peer("10.211.3.0/24", "192.168.78.3"),
+        ];
+        let c = host_routes::sync(&mut s, &want).unwrap();
+        assert_eq!(c.replaced, vec!["10.211.1.0/24".parse().unwrap()], "{c:?}");
+        assert_eq!(c.removed, vec!["10.211.2.0/24".parse().unwrap()], "{c:?}");
+        assert_eq!(c.conflicts, vec!["10.211.3.0/24".parse().unwrap()], "{c:?}");
+        let c = host_routes::sync(&mut s, &want).unwrap();
+        assert!(c.is_empty(), "a second sync must change nothing: {c:?}");
+    });
+    let routes = routes_of(&ns);
+    assert!(
+        routes
+            .iter()
+            .any(|r| r.0 == "10.211.1.0/24" && r.1 == "192.168.78.2" && r.2 == proto),
+        "{routes:?}"
+    );
+    assert!(!routes.iter().any(|r| r.0 == "10.211.2.0/24"), "{routes:?}");
+    assert!(
+        routes
+            .iter()
+            .any(|r| r.0 == "10.211.3.0/24" && r.1.is_empty() && r.2 == "static"),
+        "{routes:?}"
+    );
+}

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use crate::error::Result;
-use crate::netlink::{Route, Socket};
+use crate::netlink::{Route, RouteType, Socket};
 
 /// routeplane's `rtm_protocol` (176). Unassigned in iproute2's `rt_protos` (which uses 0–18,
 /// 42, 99 and 186–192); add `176 routeplane` to `/etc/iproute2/rt_protos.d/` to see the name in
@@ -74,9 +74,10 @@ pub fn sync(sock: &mut Socket, desired: &[PeerRoute]) -> Result<HostRouteChanges
             protocol: ROUTE_PROTOCOL,
             metric: 0,
             table: MAIN_TABLE,
+            kind: RouteType::Unicast,
         };
         match ours.get(&dst) {
-            Some(r) if r.gateway == Some(p.via) => {}
+            Some(r) if r.gateway == Some(p.via) && r.kind == RouteType::Unicast => {}
             Some(_) => {
                 sock.add_route(&route, true)?;
                 changes.replaced.push(dst);

@@ -3,7 +3,7 @@
 //! when PMTU discovery is filtered).
 
 use crate::error::Result;
-use crate::netlink::{self, Socket};
+use crate::netlink::{self, RouteType, Socket};
 
 /// The uplink's name and MTU; `None` when there is no default route.
 ///
@@ -13,7 +13,12 @@ pub fn detect_uplink(sock: &mut Socket) -> Result<Option<(String, u32)>> {
     let routes = sock.routes()?;
     let mut defaults: Vec<_> = routes
         .iter()
-        .filter(|r| r.dst.prefix_len() == 0 && r.table == 254 && r.oif.is_some())
+        .filter(|r| {
+            r.dst.prefix_len() == 0
+                && r.table == 254
+                && r.oif.is_some()
+                && r.kind == RouteType::Unicast
+        })
         .collect();
     // IPv4 first, then the lowest metric.
     defaults.sort_by_key(|r| (r.dst.addr().is_ipv6(), r.metric));

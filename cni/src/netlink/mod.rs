@@ -23,12 +23,15 @@ use netlink_packet_route::link::{
     LinkFlags, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{SocketAddr, protocols::NETLINK_ROUTE};
 
 use crate::error::{Error, Result};
+
+/// A route's `rtm_type` (see [`Route::kind`]).
+pub use netlink_packet_route::route::RouteType;
 
 /// A route as the plugin and the agent see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +48,9 @@ pub struct Route {
     pub metric: u32,
     /// `rtm_table` (or `RTA_TABLE` when > 255).
     pub table: u32,
+    /// `rtm_type`: unicast for everything we write; dumps also show unreachable, blackhole and
+    /// prohibit routes, so an owner can see (and replace) one that sits on its destination.
+    pub kind: RouteType,
 }
 
 /// A synchronous rtnetlink socket.
@@ -426,7 +432,7 @@ impl Socket {
         }
     }
 
-    /// Every unicast route of both families, all tables.
+    /// Every route of both families and all types (see [`Route::kind`]), all tables.
     ///
     /// # Errors
     /// Netlink failures.
@@ -437,9 +443,7 @@ impl Socket {
             msg.header.address_family = fam;
             let msgs = self.request("dump routes", RouteNetlinkMessage::GetRoute(msg), 0, true)?;
             out.extend(msgs.into_iter().filter_map(|m| match m {
-                RouteNetlinkMessage::NewRoute(r) if r.header.kind == RouteType::Unicast => {
-                    parse_route(&r)
-                }
+                RouteNetlinkMessage::NewRoute(r) => parse_route(&r),
                 _ => None,
             }));
         }
@@ -465,11 +469,13 @@ fn route_message(route: &Route) -> RouteMessage {
         route.table as u8
     };
     msg.header.protocol = RouteProtocol::from(route.protocol);
-    msg.header.kind = RouteType::Unicast;
-    msg.header.scope = if route.gateway.is_some() {
-        RouteScope::Universe
-    } else {
+    msg.header.kind = route.kind;
+    // Only a directly connected unicast route is link-scoped; the kernel matches the scope on
+    // delete, and unreachable/blackhole routes are universe-scoped.
+    msg.header.scope = if route.gateway.is_none() && route.kind == RouteType::Unicast {
         RouteScope::Link
+    } else {
+        RouteScope::Universe
     };
     if route.table > 255 {
         msg.attributes.push(RouteAttribute::Table(route.table));
@@ -515,6 +521,7 @@ fn parse_route(r: &RouteMessage) -> Option<Route> {
         protocol: u8::from(r.header.protocol),
         metric: 0,
         table: u32::from(r.header.table),
+        kind: r.header.kind,
     };
     for a in &r.attributes {
         match a {

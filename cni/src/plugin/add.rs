@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::ipam::{self, Allocation, Owner};
 use crate::killpoint;
 use crate::names;
-use crate::netlink::{self, Route, Socket};
+use crate::netlink::{self, Route, RouteType, Socket};
 use crate::netns;
 use crate::result::{CniResult, Interface, IpConfig, RouteOut};
 use crate::sysctl;
@@ -154,6 +154,7 @@ fn attach(
                 protocol: RTPROT_BOOT,
                 metric: 0,
                 table: 254,
+                kind: RouteType::Unicast,
             },
             false,
         )?;
