@@ -40,6 +40,7 @@ fn bench_runs_both_implementations_and_writes_its_results() {
         assert!(!cold["series"].as_array().expect("series").is_empty());
         assert_eq!(i["steady"]["periods"], 2);
         assert_eq!(i["churn"]["replaced"], 1);
+        assert_eq!(i["churn"]["unfinished"], 0, "{i}");
         for field in [
             "event_to_route_ms_p50",
             "event_to_route_ms_p99",

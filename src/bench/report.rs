@@ -89,6 +89,9 @@ impl Steady {
 #[derive(Debug, Serialize)]
 pub struct Churn {
     pub replaced: usize,
+    /// Events still unfinished when the churn window plus 3 (scaled) minutes ran out; they are
+    /// not in the percentiles.
+    pub unfinished: usize,
     /// Wall-clock milliseconds, from the Node with its podCIDR appearing to the route active in
     /// every table at the mock.
     pub event_to_route_ms_p50: f64,

@@ -256,16 +256,25 @@ async fn churn(sim: &mut SimCluster, k: f64, minutes: u32) -> anyhow::Result<Chu
             !ok
         });
         if start.elapsed() > give_up {
-            bail!(
-                "churn: {} events still pending after {give_up:?}",
+            // Reported, not fatal: a strategy that cannot keep up is a result. The tables must
+            // still end up exact (checked below, after a grace period).
+            eprintln!(
+                "bench: churn: {} events unfinished after {give_up:?}",
                 pending.len()
             );
+            break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    let unfinished = pending.len();
+    let grace = Instant::now();
+    while sim.converged() < sim.wanted() && grace.elapsed() < give_up {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     sim.verify_exact().context("after churn")?;
     Ok(Churn {
-        replaced: total,
+        replaced: fired,
+        unfinished,
         event_to_route_ms_p50: percentile(&mut to_route, 0.5),
         event_to_route_ms_p99: percentile(&mut to_route, 0.99),
         stale_route_lifetime_ms_p99: percentile(&mut stale, 0.99),
