@@ -168,6 +168,25 @@ impl ApiBudget {
     }
 }
 
+/// Requests made, by (class, outcome) where outcome is `ok` or an [`crate::ErrorKind`] label.
+/// Providers count every HTTP attempt here, retries included, so `demo` and tests can show what
+/// the cloud really saw. Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct CallCounts(Arc<Mutex<BTreeMap<(String, String), u64>>>);
+
+impl CallCounts {
+    pub fn record(&self, class: &str, outcome: &str) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *map.entry((class.to_string(), outcome.to_string()))
+            .or_default() += 1;
+    }
+
+    /// A copy of the counters.
+    pub fn snapshot(&self) -> BTreeMap<(String, String), u64> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

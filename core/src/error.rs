@@ -23,3 +23,44 @@ pub enum ConfigError {
     #[error("{0}")]
     Invalid(String),
 }
+
+/// An error and its sources as one line (`a: b: c`), each message once, without an SDK's Debug
+/// dump, so logs, Events and start-up errors stay readable. Providers use it on SDK errors.
+pub fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        let text = e.to_string();
+        // Wrappers often repeat their source's text; keep each message once.
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer: {0}")]
+    struct Outer(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("inner failed")]
+    struct Inner;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("wrapper")]
+    struct Wrapper(#[source] Outer);
+
+    #[test]
+    fn causes_joins_the_chain_and_drops_repeats() {
+        assert_eq!(
+            causes(&Wrapper(Outer(Inner))),
+            "wrapper: outer: inner failed"
+        );
+    }
+}

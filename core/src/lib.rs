@@ -12,6 +12,7 @@
 
 pub mod alloc;
 pub mod budget;
+pub mod call;
 pub mod controller;
 pub mod duration;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod plan;
 pub mod provider;
 pub mod provider_id;
 pub mod retry;
+pub mod slot;
 pub mod testing;
 
 pub use error::ConfigError;

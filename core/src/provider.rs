@@ -67,6 +67,9 @@ pub struct ProviderError {
     pub code: Option<String>,
     /// A hint to wait this long before the next attempt (throttling).
     pub retry_after: Option<Duration>,
+    /// The `NetworkUnavailable` reason (and Event reason) to show for the node instead of the
+    /// generic one, when the failure has a name users look for (`IpForwardingDisabled`).
+    pub condition_reason: Option<&'static str>,
 }
 
 impl ProviderError {
@@ -76,11 +79,18 @@ impl ProviderError {
             message: message.into(),
             code: None,
             retry_after: None,
+            condition_reason: None,
         }
     }
 
     pub fn with_code(mut self, code: impl Into<String>) -> Self {
         self.code = Some(code.into());
+        self
+    }
+
+    /// Names the node condition this failure should show (see [`Self::condition_reason`]).
+    pub fn with_condition_reason(mut self, reason: &'static str) -> Self {
+        self.condition_reason = Some(reason);
         self
     }
 
@@ -122,7 +132,9 @@ pub trait RouteProvider: Send + Sync + 'static {
         route: &DesiredRoute,
     ) -> impl Future<Output = Result<(), ProviderError>> + Send;
 
-    /// Points `existing` (a wrong target or a blackhole) at `route`'s target.
+    /// Points `existing` (a wrong target or a blackhole) at `route`'s target. Returns how long
+    /// the destination had no route at all: zero where the cloud replaces in place (AWS), the
+    /// time between delete and insert where routes are immutable (GCE).
     ///
     /// # Errors
     /// As for `create_route`.
@@ -130,7 +142,7 @@ pub trait RouteProvider: Send + Sync + 'static {
         &self,
         existing: &CloudRoute,
         route: &DesiredRoute,
-    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    ) -> impl Future<Output = Result<Duration, ProviderError>> + Send;
 
     /// Deletes a stale route.
     ///

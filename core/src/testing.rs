@@ -391,7 +391,7 @@ impl RouteProvider for MemoryProvider {
         &self,
         existing: &CloudRoute,
         route: &DesiredRoute,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<std::time::Duration, ProviderError> {
         self.enter(
             Op::Replace,
             Some(&route.table),
@@ -410,7 +410,8 @@ impl RouteProvider for MemoryProvider {
             ));
         }
         drop(s);
-        self.write(route)
+        // Replaced in place, like EC2's ReplaceRoute: no gap.
+        self.write(route).map(|()| std::time::Duration::ZERO)
     }
 
     async fn delete_route(&self, route: &CloudRoute) -> Result<(), ProviderError> {
@@ -433,5 +434,66 @@ impl RouteProvider for MemoryProvider {
             .await?;
         self.lock().forwarding_enabled.insert(key);
         Ok(())
+    }
+}
+
+/// What [`apply_once`] did.
+#[derive(Debug, Default)]
+pub struct AppliedPass {
+    pub snapshot: RouteSnapshot,
+    pub plan: crate::Plan,
+    /// `node` (forwarding), `table:node` (a route write) or `table:destination` (a delete) →
+    /// the error.
+    pub errors: Vec<(String, ProviderError)>,
+}
+
+/// One controller-like pass without Kubernetes, for provider tests: list, plan, then apply one
+/// call at a time (forwarding before a node's route, as the controller does).
+///
+/// # Panics
+/// When the listing fails: the tests that use it expect a listing.
+pub async fn apply_once<P: RouteProvider>(
+    p: &P,
+    spec: &ClusterSpec,
+    nodes: &[NodeInfo],
+) -> AppliedPass {
+    let refs: Vec<InstanceRef> = nodes.iter().filter_map(|n| n.target.clone().ok()).collect();
+    let snapshot = p.list_routes(&refs).await.unwrap();
+    let plan = crate::plan(spec, nodes, &snapshot);
+    let mut errors = Vec::new();
+    let target_of = |node: &str| {
+        nodes
+            .iter()
+            .find(|n| n.name == node)
+            .and_then(|n| n.target.clone().ok())
+            .unwrap()
+    };
+    for want in &plan.create {
+        if let Err(e) = p.ensure_forwarding(&target_of(&want.node)).await {
+            errors.push((want.node.clone(), e));
+            continue;
+        }
+        if let Err(e) = p.create_route(want).await {
+            errors.push((format!("{}:{}", want.table, want.node), e));
+        }
+    }
+    for r in &plan.replace {
+        if let Err(e) = p.ensure_forwarding(&target_of(&r.desired.node)).await {
+            errors.push((r.desired.node.clone(), e));
+            continue;
+        }
+        if let Err(e) = p.replace_route(&r.existing, &r.desired).await {
+            errors.push((format!("{}:{}", r.desired.table, r.desired.node), e));
+        }
+    }
+    for r in &plan.delete {
+        if let Err(e) = p.delete_route(r).await {
+            errors.push((format!("{}:{}", r.table, r.destination), e));
+        }
+    }
+    AppliedPass {
+        snapshot,
+        plan,
+        errors,
     }
 }

@@ -382,7 +382,7 @@ mod tagged {
             &self,
             existing: &CloudRoute,
             route: &DesiredRoute,
-        ) -> Result<(), ProviderError> {
+        ) -> Result<std::time::Duration, ProviderError> {
             self.bump();
             self.inner.replace_route(existing, route).await
         }

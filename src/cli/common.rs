@@ -6,12 +6,26 @@ use clap::{Args, ValueEnum};
 use ipnet::IpNet;
 use routeplane_aws::{AwsArgs, AwsProvider};
 use routeplane_core::{Cloud, ClusterSpec, Mode};
+use routeplane_gce::{GceArgs, GceProvider};
 use std::path::PathBuf;
+
+use super::provider::CloudProvider;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum CloudArg {
     /// EC2 VPC route tables (aws-sdk-ec2).
     Aws,
+    /// GCE VPC routes (google-cloud-compute-v1).
+    Gce,
+}
+
+impl From<CloudArg> for Cloud {
+    fn from(c: CloudArg) -> Cloud {
+        match c {
+            CloudArg::Aws => Cloud::Aws,
+            CloudArg::Gce => Cloud::Gce,
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -20,7 +34,8 @@ pub struct ClusterArgs {
     #[arg(long, env = "ROUTEPLANE_KUBECONFIG", value_name = "PATH")]
     pub kubeconfig: Option<PathBuf>,
 
-    /// Cluster name: scopes route ownership (the kubernetes.io/cluster/<name> tag on AWS).
+    /// Cluster name: scopes route ownership (the kubernetes.io/cluster/<name> tag on AWS, the
+    /// route name prefix and `routeplane:<name>` description on GCE).
     #[arg(long, env = "ROUTEPLANE_CLUSTER_NAME", value_name = "NAME")]
     pub cluster_name: String,
 
@@ -40,6 +55,9 @@ pub struct ClusterArgs {
 
     #[command(flatten)]
     pub aws: AwsArgs,
+
+    #[command(flatten)]
+    pub gce: GceArgs,
 }
 
 fn parse_cidr(s: &str) -> Result<IpNet, String> {
@@ -65,14 +83,11 @@ pub use routeplane_core::duration::parse_duration;
 
 impl ClusterArgs {
     pub fn spec(&self) -> anyhow::Result<ClusterSpec> {
-        let cloud = match self.cloud {
-            CloudArg::Aws => Cloud::Aws,
-        };
         ClusterSpec::new(
             self.cluster_name.clone(),
             self.cluster_cidrs.clone(),
             self.mode,
-            cloud,
+            self.cloud.into(),
         )
         .context("invalid cluster flags")
     }
@@ -97,6 +112,32 @@ impl ClusterArgs {
             .await
             .context("checking AWS credentials")?;
         Ok(provider)
+    }
+
+    /// Builds the GCE provider, then checks credentials (at construction), the project and
+    /// the network (one `networks.get`), so each is a clear start-up error.
+    pub async fn gce_provider(&self) -> anyhow::Result<GceProvider> {
+        let cfg = self
+            .gce
+            .clone()
+            .into_config(&self.cluster_name)
+            .context("invalid GCE flags")?;
+        let provider = GceProvider::new(cfg)
+            .await
+            .context("setting up the GCE provider")?;
+        provider
+            .check()
+            .await
+            .context("checking the GCE project and network")?;
+        Ok(provider)
+    }
+
+    /// The provider of `--cloud`.
+    pub async fn provider(&self) -> anyhow::Result<CloudProvider> {
+        Ok(match self.cloud {
+            CloudArg::Aws => CloudProvider::Aws(self.aws_provider().await?),
+            CloudArg::Gce => CloudProvider::Gce(self.gce_provider().await?),
+        })
     }
 }
 
@@ -123,7 +164,7 @@ impl ClusterArgs {
             .iter()
             .filter_map(routeplane_core::controller::nodes::node_info)
             .collect();
-        let provider = self.aws_provider().await?;
+        let provider = self.provider().await?;
         let instances: Vec<_> = infos
             .iter()
             .filter_map(|n| n.target.as_ref().ok().cloned())

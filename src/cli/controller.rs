@@ -150,7 +150,7 @@ fn hostname() -> anyhow::Result<String> {
 pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     let cfg = args.config()?;
     let client = args.cluster.kube().await?;
-    let provider = args.cluster.aws_provider().await?;
+    let provider = args.cluster.provider().await?;
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     Controller::new(provider, cfg)

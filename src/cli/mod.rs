@@ -10,6 +10,7 @@ mod demo;
 mod kube_client;
 mod lab;
 mod plan;
+mod provider;
 pub(crate) mod sim;
 mod status;
 mod telemetry;

@@ -35,6 +35,7 @@ pub struct Metrics {
     pub event_to_route: Histogram,
     pub leader: Gauge,
     pub cidrs_allocated: Counter,
+    pub replace_gap: Histogram,
     registry: Arc<Registry>,
 }
 
@@ -59,6 +60,7 @@ impl Metrics {
             event_to_route: Histogram::new(exponential_buckets(0.001, 2.0, 18)),
             leader: Gauge::default(),
             cidrs_allocated: Counter::default(),
+            replace_gap: Histogram::new(exponential_buckets(0.001, 2.0, 18)),
             registry: Arc::new(Registry::default()),
         };
         registry.register(
@@ -115,6 +117,11 @@ impl Metrics {
             "cidrs_allocated",
             "Pod CIDRs allocated to nodes by this controller",
             m.cidrs_allocated.clone(),
+        );
+        registry.register(
+            "route_replace_gap_seconds",
+            "Time a destination had no route while a wrong route was replaced (0 where the cloud replaces in place; delete-then-insert on GCE)",
+            m.replace_gap.clone(),
         );
         Self {
             registry: Arc::new(registry),

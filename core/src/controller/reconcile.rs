@@ -81,6 +81,8 @@ pub struct Reconciler<P> {
     forwarding_ok: BTreeSet<String>,
     /// Last error per node, for `routeplane status` and the condition message.
     last_error: BTreeMap<String, String>,
+    /// The condition reason of the last error, when the provider named one.
+    last_reason: BTreeMap<String, &'static str>,
 }
 
 impl<P: RouteProvider> Reconciler<P> {
@@ -105,6 +107,7 @@ impl<P: RouteProvider> Reconciler<P> {
             backoff,
             forwarding_ok: BTreeSet::new(),
             last_error: BTreeMap::new(),
+            last_reason: BTreeMap::new(),
         }
     }
 
@@ -278,11 +281,16 @@ impl<P: RouteProvider> Reconciler<P> {
                     report.replaced += replaced;
                     self.backoff.succeeded(&node);
                     self.last_error.remove(&node);
+                    self.last_reason.remove(&node);
                 }
                 Err(e) => {
                     let wait = self.backoff.failed(&node, Instant::now(), e.retry_after);
                     warn!(node = %node, error = %e, retry_in_ms = wait.as_millis(), "node route failed");
                     self.last_error.insert(node.clone(), e.to_string());
+                    match e.condition_reason {
+                        Some(reason) => self.last_reason.insert(node.clone(), reason),
+                        None => self.last_reason.remove(&node),
+                    };
                     failed.insert(node, e);
                 }
             }
@@ -320,9 +328,26 @@ impl<P: RouteProvider> Reconciler<P> {
         Option<String>,
         Result<(usize, usize), ProviderError>,
     ) {
-        let Ok(_slot) = semaphore.acquire().await else {
+        let Ok(permit) = semaphore.clone().acquire_owned().await else {
             return (node, None, Err(shutting_down()));
         };
+        // The provider may give the slot back while it only waits (see `crate::slot`).
+        let slot = crate::slot::Slot::new(semaphore, permit);
+        slot.scope(self.node_calls(node, target, needs_forwarding, ops))
+            .await
+    }
+
+    async fn node_calls(
+        &self,
+        node: String,
+        target: InstanceRef,
+        needs_forwarding: bool,
+        ops: Vec<Op>,
+    ) -> (
+        String,
+        Option<String>,
+        Result<(usize, usize), ProviderError>,
+    ) {
         let mut forwarded = None;
         if needs_forwarding {
             let r = self
@@ -345,7 +370,10 @@ impl<P: RouteProvider> Reconciler<P> {
                 Op::Replace(e, d) => self
                     .write("replace_route", self.provider.replace_route(e, d))
                     .await
-                    .map(|()| (0, 1)),
+                    .map(|gap| {
+                        self.metrics.replace_gap.observe(gap.as_secs_f64());
+                        (0, 1)
+                    }),
             }
         });
         let mut totals = (0, 0);
@@ -370,13 +398,12 @@ impl<P: RouteProvider> Reconciler<P> {
         route: CloudRoute,
         semaphore: Arc<Semaphore>,
     ) -> (String, Result<(), ProviderError>) {
-        let Ok(_slot) = semaphore.acquire().await else {
+        let Ok(permit) = semaphore.clone().acquire_owned().await else {
             return (key, Err(shutting_down()));
         };
-        let r = match self
-            .write("delete_route", self.provider.delete_route(&route))
-            .await
-        {
+        let slot = crate::slot::Slot::new(semaphore, permit);
+        let call = self.write("delete_route", self.provider.delete_route(&route));
+        let r = match slot.scope(call).await {
             // Already gone is what we wanted.
             Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
             other => other,
@@ -385,19 +412,24 @@ impl<P: RouteProvider> Reconciler<P> {
     }
 
     /// A write: re-checks leadership (a replica that lost the lease while waiting for a slot
-    /// must not write), then calls under the timeout.
-    async fn write(
+    /// must not write), then calls under the timeout, abandoning the call the moment leadership
+    /// lapses. A provider call is several requests (budget waits, retries after throttling);
+    /// without the race, one that started in our term could send its next attempt after the
+    /// renew deadline, into the next leader's term. Providers are cancel-safe, so dropping the
+    /// call leaves the cloud either unchanged or with the request applied, within our term.
+    async fn write<T>(
         &self,
         op: &'static str,
-        fut: impl Future<Output = Result<(), ProviderError>>,
-    ) -> Result<(), ProviderError> {
+        fut: impl Future<Output = Result<T, ProviderError>>,
+    ) -> Result<T, ProviderError> {
         if !self.leadership.is_leader() {
-            return Err(ProviderError::new(
-                ErrorKind::Transient,
-                "lost leadership before writing",
-            ));
+            return Err(lost_leadership("before writing"));
         }
-        self.call(op, fut).await
+        tokio::select! {
+            biased;
+            () = self.leadership.until_lost() => Err(lost_leadership("during the call")),
+            r = self.call(op, fut) => r,
+        }
     }
 
     async fn emit_route_events(&self, plan: &Plan, failed: &BTreeMap<String, ProviderError>) {
@@ -435,12 +467,12 @@ impl<P: RouteProvider> Reconciler<P> {
             add(&d.node, EventType::Normal, "RouteReplaced", msg);
         }
         for (node, e) in failed.iter().filter(|(k, _)| !k.contains('/')) {
-            let reason = match e.kind {
+            let reason = e.condition_reason.unwrap_or(match e.kind {
                 ErrorKind::Quota => "RouteQuotaExceeded",
                 ErrorKind::Throttled => "RouteThrottled",
                 ErrorKind::Conflict => "RouteConflict",
                 _ => "RouteFailed",
-            };
+            });
             add(node, EventType::Warning, reason, e.to_string());
         }
         let posts = grouped.into_iter().map(|((node, reason), (kind, msgs))| {
@@ -499,17 +531,20 @@ impl<P: RouteProvider> Reconciler<P> {
                     true,
                 )
             } else if let Some(e) = failed.get(name) {
-                (
-                    WantCondition::not_routed("NoRouteCreated", e.to_string()),
-                    false,
-                )
+                let reason = e.condition_reason.unwrap_or("NoRouteCreated");
+                (WantCondition::not_routed(reason, e.to_string()), false)
             } else if pending.contains(name) && !self.backoff.ready(name, Instant::now()) {
                 let why = self
                     .last_error
                     .get(name)
                     .cloned()
                     .unwrap_or_else(|| "backing off after a failure".into());
-                (WantCondition::not_routed("NoRouteCreated", why), false)
+                let reason = self
+                    .last_reason
+                    .get(name)
+                    .copied()
+                    .unwrap_or("NoRouteCreated");
+                (WantCondition::not_routed(reason, why), false)
             } else {
                 if let Some(seen_at) = w.cidrs_seen_at {
                     self.metrics
@@ -586,6 +621,10 @@ async fn in_batches<F: Future<Output = ()>>(mut futs: Vec<F>, n: usize) {
         join_all(futs).await;
         futs = rest;
     }
+}
+
+fn lost_leadership(when: &str) -> ProviderError {
+    ProviderError::new(ErrorKind::Transient, format!("lost leadership {when}"))
 }
 
 fn shutting_down() -> ProviderError {

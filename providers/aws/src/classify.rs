@@ -8,6 +8,7 @@
 use std::error::Error as StdError;
 
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use routeplane_core::error::causes;
 use routeplane_core::provider::{ErrorKind, ProviderError};
 
 use crate::action::Action;
@@ -198,22 +199,6 @@ where
     }
 }
 
-/// The error and its sources as one line (`a: b: c`), without the SDK's Debug dump, so logs and
-/// Events stay readable.
-fn causes(err: &(dyn StdError + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
-    while let Some(e) = cur {
-        let text = e.to_string();
-        // Wrappers often repeat their source's text; keep each message once.
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        cur = e.source();
-    }
-    parts.join(": ")
-}
-
 /// Whether a non-service failure comes from the credential chain (nothing to sign with).
 fn mentions_credentials(err: &(dyn StdError + 'static)) -> bool {
     let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
@@ -229,20 +214,6 @@ fn mentions_credentials(err: &(dyn StdError + 'static)) -> bool {
     text.contains("credential")
         || text.contains("no identity")
         || text.contains("identity resolver")
-}
-
-/// The timeout every call runs under, as a provider error.
-pub fn call_timeout(action: Action, resource: &str, after: std::time::Duration) -> ProviderError {
-    let on = if resource.is_empty() {
-        String::new()
-    } else {
-        format!(" on {resource}")
-    };
-    ProviderError::new(
-        ErrorKind::Transient,
-        format!("{action}{on} timed out after {after:?}"),
-    )
-    .with_code("Timeout")
 }
 
 #[cfg(test)]

@@ -242,9 +242,11 @@ impl RouteProvider for AwsProvider {
         &self,
         existing: &CloudRoute,
         route: &DesiredRoute,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<std::time::Duration, ProviderError> {
         let target = self.target(&route.target).await?;
-        routes::replace(&self.ec2, &existing.table.0, existing.destination, &target).await
+        // ReplaceRoute swaps the target in place: the destination is never without a route.
+        routes::replace(&self.ec2, &existing.table.0, existing.destination, &target).await?;
+        Ok(std::time::Duration::ZERO)
     }
 
     async fn delete_route(&self, route: &CloudRoute) -> Result<(), ProviderError> {

@@ -9,11 +9,9 @@ use std::time::Duration;
 use ipnet::IpNet;
 use routeplane_aws::{AwsConfig, AwsProvider, StaticCredentials, TableSelector};
 use routeplane_core::budget::ApiBudget;
-use routeplane_core::model::{Cloud, ClusterSpec, Mode, NodeInfo, RouteSnapshot};
-use routeplane_core::provider::{ProviderError, RouteProvider};
+use routeplane_core::model::{Cloud, ClusterSpec, Mode, NodeInfo};
 use routeplane_core::provider_id::InstanceRef;
 use routeplane_core::retry::RetryPolicy;
-use routeplane_core::{Plan, plan};
 use routeplane_mocks::ec2::{MockEc2, Throttle, World};
 
 pub const CLUSTER: &str = "c1";
@@ -148,53 +146,11 @@ pub fn refs(nodes: &[NodeInfo]) -> Vec<InstanceRef> {
 }
 
 /// What one pass did.
-#[derive(Debug, Default)]
-pub struct Pass {
-    pub snapshot: RouteSnapshot,
-    pub plan: Plan,
-    pub errors: Vec<(String, ProviderError)>,
-}
+pub type Pass = routeplane_core::testing::AppliedPass;
 
 /// One controller-like pass: list, plan, apply (forwarding first, then the node's routes).
 pub async fn pass(p: &AwsProvider, nodes: &[NodeInfo]) -> Pass {
-    let snapshot = p.list_routes(&refs(nodes)).await.unwrap();
-    let plan = plan(&spec(), nodes, &snapshot);
-    let mut errors = Vec::new();
-    let target_of = |node: &str| {
-        nodes
-            .iter()
-            .find(|n| n.name == node)
-            .and_then(|n| n.target.clone().ok())
-            .unwrap()
-    };
-    for want in &plan.create {
-        if let Err(e) = p.ensure_forwarding(&target_of(&want.node)).await {
-            errors.push((want.node.clone(), e));
-            continue;
-        }
-        if let Err(e) = p.create_route(want).await {
-            errors.push((format!("{}:{}", want.table, want.node), e));
-        }
-    }
-    for r in &plan.replace {
-        if let Err(e) = p.ensure_forwarding(&target_of(&r.desired.node)).await {
-            errors.push((r.desired.node.clone(), e));
-            continue;
-        }
-        if let Err(e) = p.replace_route(&r.existing, &r.desired).await {
-            errors.push((format!("{}:{}", r.desired.table, r.desired.node), e));
-        }
-    }
-    for r in &plan.delete {
-        if let Err(e) = p.delete_route(r).await {
-            errors.push((format!("{}:{}", r.table, r.destination), e));
-        }
-    }
-    Pass {
-        snapshot,
-        plan,
-        errors,
-    }
+    routeplane_core::testing::apply_once(p, &spec(), nodes).await
 }
 
 /// The routes of `table` in the mock as (destination, instance, state) strings.
