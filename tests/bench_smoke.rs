@@ -33,7 +33,9 @@ fn bench_runs_both_implementations_and_writes_its_results() {
         let cold = &i["cold_start"];
         assert_eq!(cold["routes"], 90, "{i}");
         assert_eq!(cold["by_action"], serde_json::Value::Null);
-        assert_eq!(cold["calls"]["by_action"]["CreateRoute"], 90, "{i}");
+        // Throttled attempts count too (the model runs into the bucket), so at least 90.
+        let creates = cold["calls"]["by_action"]["CreateRoute"].as_u64();
+        assert!(creates.is_some_and(|n| n >= 90), "{i}");
         for field in ["seconds", "lower_bound_seconds", "efficiency"] {
             assert!(cold[field].as_f64().expect(field) > 0.0, "{field} in {i}");
         }
