@@ -309,7 +309,7 @@ impl RouteProvider for GceProvider {
             .with_code(IP_FORWARDING_DISABLED)
             .with_condition_reason(IP_FORWARDING_DISABLED));
         }
-        if !facts.networks.iter().any(|n| *n == self.network_key) {
+        if !facts.networks.contains(&self.network_key) {
             return Err(ProviderError::new(
                 ErrorKind::Invalid,
                 format!(
