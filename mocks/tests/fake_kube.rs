@@ -583,3 +583,68 @@ async fn injected_failures_and_latency_reach_the_client() {
     nodes.get("n1").await.unwrap();
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
+
+#[tokio::test]
+async fn the_lease_history_records_every_committed_holder_in_order() {
+    let fake = FakeKube::start().await.unwrap();
+    let leases: Api<Lease> = Api::namespaced(client(&fake, "test"), "kube-system");
+    let lease: Lease = serde_json::from_value(json!({
+        "metadata": {"name": "routeplane"},
+        "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15}
+    }))
+    .unwrap();
+    let created = leases.create(&PostParams::default(), &lease).await.unwrap();
+    let mut taken = created.clone();
+    taken.spec.as_mut().unwrap().holder_identity = Some("b".into());
+    taken.spec.as_mut().unwrap().lease_transitions = Some(1);
+    leases
+        .replace("routeplane", &PostParams::default(), &taken)
+        .await
+        .unwrap();
+    // A stale write is refused and leaves no record.
+    leases
+        .replace("routeplane", &PostParams::default(), &created)
+        .await
+        .unwrap_err();
+    leases
+        .delete("routeplane", &DeleteParams::default())
+        .await
+        .unwrap();
+
+    let history = fake.lease_history("kube-system", "routeplane");
+    let holders: Vec<_> = history.iter().map(|r| r.holder.as_deref()).collect();
+    assert_eq!(holders, [Some("a"), Some("b"), None]);
+    assert_eq!(history[1].lease_transitions, Some(1));
+    assert_eq!(history[0].lease_duration_seconds, Some(15));
+    assert!(history[2].deleted && !history[1].deleted);
+    assert!(history.windows(2).all(|w| w[0].at <= w[1].at));
+    assert!(fake.lease_history("kube-system", "other").is_empty());
+}
+
+#[tokio::test]
+async fn a_door_partitions_one_client_while_the_others_still_reach_the_server() {
+    install_crypto();
+    let fake = FakeKube::start().await.unwrap();
+    fake.add_node(node("n1").build()).unwrap();
+    let door_a = fake.door("a").await.unwrap();
+    assert!(fake.door("a").await.is_err(), "door names are unique");
+    let via_door: Api<Node> =
+        Api::all(Client::try_from(Config::new(door_a.parse().unwrap())).unwrap());
+    let direct: Api<Node> = Api::all(client(&fake, "direct"));
+    via_door.get("n1").await.unwrap();
+
+    assert!(fake.set_door_unreachable("a", true));
+    assert!(!fake.set_door_unreachable("nope", true));
+    via_door.get("n1").await.unwrap_err();
+    direct.get("n1").await.unwrap();
+
+    assert!(fake.set_door_unreachable("a", false));
+    via_door.get("n1").await.unwrap();
+    // The server-wide switch closes the doors too.
+    fake.set_unreachable(true);
+    via_door.get("n1").await.unwrap_err();
+    fake.set_unreachable(false);
+    via_door.get("n1").await.unwrap();
+    // A door's kubeconfig points at the door.
+    assert!(FakeKube::kubeconfig_yaml_for(&door_a).contains(&door_a));
+}

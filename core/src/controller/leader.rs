@@ -111,6 +111,30 @@ impl Leadership {
         self.changes.subscribe()
     }
 
+    /// Resolves once this replica may no longer write: at the renew deadline unless a renewal
+    /// extends it first, or at once when not leading. A write races this, so a call that was
+    /// still waiting for a budget token or a retry when the deadline passed is dropped before
+    /// it sends anything, instead of landing in the next leader's term.
+    pub async fn until_lost(&self) {
+        let mut changes = self.changes.subscribe();
+        loop {
+            let Some(until) = self.lock().leading_until else {
+                return;
+            };
+            if Instant::now() >= until {
+                return;
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => {}
+                r = changes.changed() => {
+                    if r.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
     fn renewed(&self, started: Instant, deadline: Duration, new_term: bool) {
         let mut s = self.lock();
         if new_term {

@@ -23,6 +23,7 @@ mod faults;
 mod fixtures;
 #[doc(hidden)]
 pub mod fuzzing;
+mod lease_log;
 mod patch;
 mod requests;
 mod resources;
@@ -45,6 +46,7 @@ use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 pub use fixtures::{NodeBuilder, node};
+pub use lease_log::LeaseRecord;
 pub use requests::RequestRecord;
 pub use status::ApiError;
 
@@ -142,7 +144,7 @@ impl FakeKubeBuilder {
         let server = tokio::spawn(server::serve(
             listener,
             app,
-            Arc::clone(&shared),
+            Arc::clone(&shared.faults.main),
             shutdown.clone(),
         ));
         Ok(FakeKube {
@@ -150,6 +152,7 @@ impl FakeKubeBuilder {
             addr,
             shutdown,
             server: Some(server),
+            doors: parking_lot::Mutex::new(Vec::new()),
         })
     }
 }
@@ -161,6 +164,8 @@ pub struct FakeKube {
     addr: SocketAddr,
     shutdown: CancellationToken,
     server: Option<JoinHandle<()>>,
+    /// The accept loops of the doors opened with [`FakeKube::door`].
+    doors: parking_lot::Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Drop for FakeKube {
@@ -193,6 +198,11 @@ impl FakeKube {
 
     /// A kubeconfig with one context pointing at this server over plain HTTP, without auth.
     pub fn kubeconfig_yaml(&self) -> String {
+        Self::kubeconfig_yaml_for(&self.url())
+    }
+
+    /// A kubeconfig like [`FakeKube::kubeconfig_yaml`] for another way in (a door's URL).
+    pub fn kubeconfig_yaml_for(url: &str) -> String {
         format!(
             "apiVersion: v1\n\
              kind: Config\n\
@@ -202,8 +212,7 @@ impl FakeKube {
              - name: routeplane-fake\n  user: {{}}\n\
              contexts:\n\
              - name: routeplane-fake\n  context:\n    cluster: routeplane-fake\n    user: routeplane-fake\n    namespace: default\n\
-             current-context: routeplane-fake\n",
-            url = self.url()
+             current-context: routeplane-fake\n"
         )
     }
 
@@ -221,12 +230,37 @@ impl FakeKube {
         })
     }
 
+    /// Opens another way in to the same API server, on its own port, for one client: a test
+    /// gives each replica its own door and then partitions one replica from the API server
+    /// ([`FakeKube::set_door_unreachable`]) while the others still reach it. Returns the
+    /// door's URL.
+    ///
+    /// # Errors
+    /// [`FakeKubeError::Bind`] when no port can be bound, or when the name is taken.
+    pub async fn door(&self, name: &str) -> Result<String, FakeKubeError> {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        let bind_error = |source| FakeKubeError::Bind { addr: any, source };
+        let listener = TcpListener::bind(any).await.map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
+        let gate = self.shared.faults.new_door(name).ok_or_else(|| {
+            bind_error(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                format!("a door named {name:?} is already open"),
+            ))
+        })?;
+        let app = routes::router(Arc::clone(&self.shared));
+        let task = tokio::spawn(server::serve(listener, app, gate, self.shutdown.clone()));
+        self.doors.lock().push(task);
+        Ok(format!("http://{addr}"))
+    }
+
     /// Stops accepting, ends every watch and connection, and waits for them.
     pub async fn shutdown(mut self) {
         self.shutdown.cancel();
-        if let Some(server) = self.server.take() {
-            // A panic in the accept loop has nothing left to clean up.
-            let _ = server.await;
+        let doors = std::mem::take(&mut *self.doors.lock());
+        for task in self.server.take().into_iter().chain(doors) {
+            // A panic in an accept loop has nothing left to clean up.
+            let _ = task.await;
         }
     }
 
@@ -292,6 +326,16 @@ impl FakeKube {
 
     pub fn lease(&self, namespace: &str, name: &str) -> Option<Value> {
         self.store().get(&LEASES, namespace, name)
+    }
+
+    /// Every committed write to the Lease `namespace/name`, oldest first, with its commit time
+    /// and the holder after it: the leadership terms as the API server saw them.
+    pub fn lease_history(&self, namespace: &str, name: &str) -> Vec<LeaseRecord> {
+        self.store()
+            .lease_log()
+            .into_iter()
+            .filter(|r| r.namespace == namespace && r.name == name)
+            .collect()
     }
 
     /// Every Event recorded through either API (core `v1` with `involvedObject`,
@@ -361,9 +405,15 @@ impl FakeKube {
     // ---- Faults ------------------------------------------------------------------------------
 
     /// While set, every open connection is cut (watches included) and new ones are closed on
-    /// accept, so clients see the API server gone.
+    /// accept, so clients see the API server gone. Applies to every door too.
     pub fn set_unreachable(&self, unreachable: bool) {
         self.shared.faults.set_unreachable(unreachable);
+    }
+
+    /// Like [`FakeKube::set_unreachable`] for one door only: the client behind it is
+    /// partitioned from the API server, everyone else is not. `false` if there is no such door.
+    pub fn set_door_unreachable(&self, name: &str, unreachable: bool) -> bool {
+        self.shared.faults.set_door_unreachable(name, unreachable)
     }
 
     /// Delays every request by `latency` before it is handled.

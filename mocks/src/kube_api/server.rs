@@ -10,13 +10,14 @@ use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::debug;
 
-use super::routes::Shared;
+use super::faults::Gate;
 
-/// Serves until `shutdown` fires, then cuts every connection and waits for their tasks.
+/// Serves until `shutdown` fires, then cuts every connection and waits for their tasks. `gate`
+/// decides which connections this listener admits and cuts.
 pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
-    shared: Arc<Shared>,
+    gate: Arc<Gate>,
     shutdown: CancellationToken,
 ) {
     let connections = TaskTracker::new();
@@ -34,7 +35,7 @@ pub(crate) async fn serve(
                 continue;
             }
         };
-        let Some(cut) = shared.faults.admit_connection() else {
+        let Some(cut) = gate.admit_connection() else {
             // Unreachable: close the socket before reading a byte.
             drop(stream);
             continue;

@@ -19,8 +19,9 @@ use serde_json::{Map, Value};
 use tokio::sync::broadcast;
 
 use super::{
+    lease_log::LeaseRecord,
     patch::{self, PatchKind},
-    resources::ResourceType,
+    resources::{LEASES, ResourceType},
     selectors::{FieldSelector, LabelSelector},
     status::ApiError,
 };
@@ -110,6 +111,8 @@ struct Inner {
     history: VecDeque<Arc<Change>>,
     history_limit: usize,
     objects: HashMap<ResourceKey, BTreeMap<ObjectKey, Value>>,
+    /// Every committed Lease write, oldest first (never compacted: tests replay all of it).
+    lease_log: Vec<LeaseRecord>,
 }
 
 pub(crate) struct Store {
@@ -206,6 +209,7 @@ impl Store {
                 history: VecDeque::new(),
                 history_limit: history_limit.max(1),
                 objects: HashMap::new(),
+                lease_log: Vec::new(),
             }),
             tx,
         }
@@ -489,6 +493,11 @@ impl Store {
         }
     }
 
+    /// Every committed Lease write so far, oldest first.
+    pub(crate) fn lease_log(&self) -> Vec<LeaseRecord> {
+        self.inner.lock().lease_log.clone()
+    }
+
     /// Drops the whole change history: any watch or continue token from before now gets 410.
     pub(crate) fn compact(&self) {
         let mut inner = self.inner.lock();
@@ -540,6 +549,11 @@ impl Store {
         inner.rv += 1;
         let rv = inner.rv;
         metadata_mut(&mut object).insert("resourceVersion".into(), Value::String(rv.to_string()));
+        if resource_key(rt) == resource_key(&LEASES) {
+            // Recorded under the store lock, so the order is the commit order.
+            let record = LeaseRecord::of(&object, kind == ChangeKind::Deleted);
+            inner.lease_log.push(record);
+        }
         let objects = inner.objects.entry(resource_key(rt)).or_default();
         match kind {
             ChangeKind::Deleted => {

@@ -1,0 +1,457 @@
+//! The control-plane fault soak: two replicas of the real `routeplane controller` binary against
+//! the mock EC2 (with the real aws-sdk-ec2 inside them) and the fake Kubernetes API, under
+//! injected EC2 faults (throttling, 5xx, timeouts, latency with jitter, dropped connections),
+//! node churn, SIGKILLs of the controller processes at random moments (the leader more often
+//! than not) and partitions of the leader from the API server. Checked continuously at the
+//! mocks and again at the end: no route outside ownership was ever touched, the EC2 budget was
+//! never exceeded, no replica wrote outside its own lease term; and, once the faults stop, the
+//! routes converge to exactly the desired set.
+//!
+//! The defaults are the CI run (time-compressed: short leases and resyncs, a "minute" of churn
+//! lasting 10 s, faster EC2 write buckets). Every knob is an environment variable, so the same
+//! test is the long run whose figures are in `docs/reliability.md`:
+//!
+//! ```sh
+//! ROUTEPLANE_SOAK_NODES=500 ROUTEPLANE_SOAK_FAULT_SECS=600 ROUTEPLANE_SOAK_MINUTE_SECS=60 \
+//! ROUTEPLANE_SOAK_KILLS=30 ROUTEPLANE_SOAK_MUTATE_BUDGET=50/5 \
+//!   cargo test -p routeplane --test soak -- --nocapture
+//! ```
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod reliability;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reliability::*;
+use routeplane_mocks::ec2::{FaultSpec, Faults, MockEc2, Throttle};
+use routeplane_mocks::kube_api::FakeKube;
+
+/// The run's knobs (`ROUTEPLANE_SOAK_*`), with the CI defaults.
+#[derive(Debug, Clone)]
+struct Knobs {
+    nodes: usize,
+    /// How long the faults, churn, kills and partitions go on.
+    fault_secs: u64,
+    /// The length of a churn "minute": 5% of the nodes are replaced per such minute.
+    minute_secs: f64,
+    churn_per_minute: f64,
+    kills: usize,
+    partitions: usize,
+    seed: u64,
+    /// EC2's buckets for the route writes and ModifyNetworkInterfaceAttribute, CAPACITY/RATE;
+    /// the mock enforces it and the controller is told the same (`--aws-mutate-budget`).
+    mutate_budget: String,
+    lease_secs: u64,
+    renew_secs: u64,
+    resync: String,
+    /// Longest a run may take to converge once the faults stop.
+    converge_limit_secs: u64,
+}
+
+impl Knobs {
+    fn from_env() -> Self {
+        Self {
+            nodes: knob("ROUTEPLANE_SOAK_NODES", 120),
+            fault_secs: knob("ROUTEPLANE_SOAK_FAULT_SECS", 60),
+            minute_secs: knob("ROUTEPLANE_SOAK_MINUTE_SECS", 10.0),
+            churn_per_minute: knob("ROUTEPLANE_SOAK_CHURN", 0.05),
+            kills: knob("ROUTEPLANE_SOAK_KILLS", 12),
+            partitions: knob("ROUTEPLANE_SOAK_PARTITIONS", 2),
+            seed: knob("ROUTEPLANE_SOAK_SEED", 0x5eed_0008),
+            mutate_budget: knob("ROUTEPLANE_SOAK_MUTATE_BUDGET", "100/50".to_string()),
+            lease_secs: knob("ROUTEPLANE_SOAK_LEASE_SECS", 3),
+            renew_secs: knob("ROUTEPLANE_SOAK_RENEW_SECS", 2),
+            resync: knob("ROUTEPLANE_SOAK_RESYNC", "5s".to_string()),
+            converge_limit_secs: knob("ROUTEPLANE_SOAK_CONVERGE_LIMIT_SECS", 240),
+        }
+    }
+
+    fn mutate_bucket(&self) -> (f64, f64) {
+        let (c, r) = self.mutate_budget.split_once('/').unwrap();
+        (c.parse().unwrap(), r.parse().unwrap())
+    }
+}
+
+/// The EC2 faults of the issue: 20% throttling, 5% 5xx, 2% timeouts, 200 ± 150 ms, and
+/// occasional dropped connections. A timeout hangs longer than the controller waits.
+fn faults(seed: u64, call_timeout: Duration) -> Faults {
+    Faults::seeded(seed).all(
+        FaultSpec::new()
+            .latency(Duration::from_millis(200), Duration::from_millis(150))
+            .throttle(0.20, 1)
+            .internal_error(0.025)
+            .unavailable(0.025)
+            .timeout(0.02, call_timeout + Duration::from_secs(1))
+            .drop_connection(0.01),
+    )
+}
+
+const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One controller replica slot (a Deployment's pod): its door into the API server, and the
+/// process currently running in it.
+struct Replica {
+    slot: &'static str,
+    kubeconfig: PathBuf,
+    identity: String,
+    incarnations: u32,
+    child: Option<Child>,
+    restart_at: Option<Instant>,
+}
+
+struct Soak {
+    knobs: Knobs,
+    ec2: MockEc2,
+    kube: FakeKube,
+    logs: PathBuf,
+    replicas: Vec<Replica>,
+    /// Access key → identity of every process ever started.
+    writers: Arc<Mutex<BTreeMap<String, String>>>,
+}
+
+impl Soak {
+    fn spawn(&mut self, i: usize) {
+        let knobs = &self.knobs;
+        let r = &mut self.replicas[i];
+        r.incarnations += 1;
+        let key = access_key(&r.identity);
+        self.writers
+            .lock()
+            .unwrap()
+            .insert(key.clone(), r.identity.clone());
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.logs.join(format!("{}.log", r.slot)))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_routeplane"))
+            .arg("controller")
+            .args(["--kubeconfig", r.kubeconfig.to_str().unwrap()])
+            .args(["--cluster-name", CLUSTER, "--cluster-cidr", CLUSTER_CIDR])
+            .args(["--aws-region", "us-east-1"])
+            .args(["--aws-endpoint-url", &self.ec2.endpoint_url()])
+            .args(["--route-tables", "tagged", "--route-limit", "1000"])
+            .args(["--aws-mutate-budget", &knobs.mutate_budget])
+            .args([
+                "--aws-call-timeout",
+                &format!("{}ms", CALL_TIMEOUT.as_millis()),
+            ])
+            .args(["--metrics-addr", "127.0.0.1:0"])
+            .args(["--leader-elect-identity", &r.identity])
+            .args(["--leader-elect-namespace", LEASE_NS])
+            .args(["--lease-duration", &format!("{}s", knobs.lease_secs)])
+            .args(["--renew-deadline", &format!("{}s", knobs.renew_secs)])
+            .args(["--retry-period", "500ms"])
+            .args(["--resync-period", &knobs.resync])
+            .args(["--max-backoff", "2s"])
+            .env("AWS_ACCESS_KEY_ID", &key)
+            .env("AWS_SECRET_ACCESS_KEY", "soak-secret")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("RUST_LOG", "info")
+            .env_remove("AWS_PROFILE")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawning routeplane controller");
+        r.child = Some(child);
+        r.restart_at = None;
+    }
+
+    /// SIGKILLs the replica's process (std's `Child::kill` is SIGKILL on Unix).
+    fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.replicas[i].child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    fn leader_slot(&self) -> Option<usize> {
+        let lease = self.kube.lease(LEASE_NS, LEASE_NAME)?;
+        let holder = lease.pointer("/spec/holderIdentity")?.as_str()?.to_string();
+        self.replicas
+            .iter()
+            .position(|r| r.child.is_some() && r.identity == holder)
+    }
+
+    fn terms(&self) -> Terms {
+        Terms::new(self.kube.lease_history(LEASE_NS, LEASE_NAME))
+    }
+}
+
+/// Counts of what was survived, for the report.
+#[derive(Debug, Default)]
+struct Survived {
+    kills: usize,
+    leader_kills: usize,
+    restarts_same_identity: usize,
+    partitions: usize,
+    churned: usize,
+}
+
+/// The continuous checks: ownership, foreign routes, leader terms. Budget is checked at the
+/// end over the whole log (it is a replay of every call in order).
+fn check_invariants(
+    soak: &Soak,
+    foreign: &BTreeMap<(String, String), String>,
+    enis: &BTreeSet<String>,
+) {
+    foreign_unchanged(&soak.ec2, foreign);
+    let calls = soak.ec2.calls().all();
+    let bad = ownership_violations(&calls, foreign, enis);
+    assert!(bad.is_empty(), "calls outside ownership: {bad:#?}");
+    let writers = soak.writers.lock().unwrap().clone();
+    let v = soak
+        .terms()
+        .violations(&calls, soak.ec2.started_at(), |k| writers.get(k).cloned());
+    assert!(
+        v.is_empty(),
+        "writes outside the writer's lease term: {v:#?}\nlogs in {}",
+        soak.logs.display()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_survive_faults_churn_kills_and_partitions_without_touching_foreign_routes() {
+    let knobs = Knobs::from_env();
+    eprintln!("soak knobs: {knobs:?}");
+    let mut rng = Rng::new(knobs.seed);
+    let (cap, rate) = knobs.mutate_bucket();
+    let mut throttle = Throttle::ec2_defaults();
+    for action in [
+        "CreateRoute",
+        "ReplaceRoute",
+        "DeleteRoute",
+        "ModifyNetworkInterfaceAttribute",
+    ] {
+        throttle = throttle.with_bucket(action, cap, rate);
+    }
+    let ec2 = MockEc2::builder()
+        .world(world(knobs.nodes))
+        .route_limit(1000)
+        .throttle(throttle)
+        .faults(faults(knobs.seed, CALL_TIMEOUT))
+        .start()
+        .await
+        .unwrap();
+    let foreign = foreign_routes(&ec2);
+    let mut enis = node_enis(&ec2);
+    let kube = FakeKube::start().await.unwrap();
+    let mut live: BTreeSet<usize> = (0..knobs.nodes).collect();
+    for k in &live {
+        kube.add_node(k8s_node(*k)).unwrap();
+    }
+    let logs = std::env::temp_dir().join(format!("routeplane-soak-{}", std::process::id()));
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut replicas = Vec::new();
+    for slot in ["a", "b"] {
+        let door = kube.door(slot).await.unwrap();
+        let kubeconfig = logs.join(format!("kubeconfig-{slot}"));
+        std::fs::write(&kubeconfig, FakeKube::kubeconfig_yaml_for(&door)).unwrap();
+        replicas.push(Replica {
+            slot,
+            kubeconfig,
+            identity: format!("soak-{slot}-1"),
+            incarnations: 0,
+            child: None,
+            restart_at: None,
+        });
+    }
+    let mut soak = Soak {
+        knobs: knobs.clone(),
+        ec2,
+        kube,
+        logs,
+        replicas,
+        writers: Arc::default(),
+    };
+    eprintln!("controller logs: {}", soak.logs.display());
+    soak.spawn(0);
+    soak.spawn(1);
+
+    // The schedule: kills at random moments in the fault window (at least a lease apart so a
+    // killed leader's successor has taken over before the next), partitions between them,
+    // churn at its rate throughout.
+    let fault_window = Duration::from_secs(knobs.fault_secs);
+    let lease = Duration::from_secs(knobs.lease_secs);
+    let start = Instant::now();
+    let mut kill_at: Vec<Instant> = (0..knobs.kills)
+        .map(|_| start + rng.between(Duration::from_secs(2), fault_window))
+        .collect();
+    kill_at.sort();
+    let mut partition_at: Vec<Instant> = (0..knobs.partitions)
+        .map(|_| start + rng.between(Duration::from_secs(5), fault_window - 2 * lease))
+        .collect();
+    partition_at.sort();
+    let churn_every = Duration::from_secs_f64(
+        knobs.minute_secs / (knobs.churn_per_minute * knobs.nodes as f64).max(1e-9),
+    );
+    let mut next_churn = start + churn_every;
+    let mut next_index = knobs.nodes;
+    let mut healed_at: Option<(Instant, &'static str)> = None;
+    let mut survived = Survived::default();
+    let mut next_check = start;
+
+    while start.elapsed() < fault_window {
+        let now = Instant::now();
+        if kill_at.first().is_some_and(|t| *t <= now) {
+            kill_at.remove(0);
+            let leader = soak.leader_slot();
+            let mut victim = match leader {
+                Some(l) if rng.unit() < 0.6 => l,
+                _ => rng.below(2),
+            };
+            if soak.replicas[victim].child.is_none() {
+                victim = 1 - victim;
+            }
+            if soak.replicas[victim].child.is_some() {
+                survived.kills += 1;
+                if leader == Some(victim) {
+                    survived.leader_kills += 1;
+                }
+                soak.kill(victim);
+                let r = &mut soak.replicas[victim];
+                // Half the restarts keep the pod name (a container restart), half get a new
+                // one (the pod was replaced), which must wait out the old lease.
+                if rng.unit() < 0.5 {
+                    survived.restarts_same_identity += 1;
+                } else {
+                    r.identity = format!("soak-{}-{}", r.slot, r.incarnations + 1);
+                }
+                r.restart_at = Some(now + rng.between(Duration::ZERO, Duration::from_millis(1500)));
+            }
+        }
+        for i in 0..soak.replicas.len() {
+            if soak.replicas[i].restart_at.is_some_and(|t| t <= now) {
+                soak.spawn(i);
+            }
+        }
+        if partition_at.first().is_some_and(|t| *t <= now) && healed_at.is_none() {
+            partition_at.remove(0);
+            if let Some(l) = soak.leader_slot() {
+                let slot = soak.replicas[l].slot;
+                assert!(soak.kube.set_door_unreachable(slot, true));
+                survived.partitions += 1;
+                healed_at = Some((now + lease + Duration::from_secs(1), slot));
+            }
+        }
+        if let Some((t, slot)) = healed_at
+            && t <= now
+        {
+            soak.kube.set_door_unreachable(slot, false);
+            healed_at = None;
+        }
+        if now >= next_churn {
+            next_churn += churn_every;
+            // A node leaves (its instance terminated: its routes turn into blackholes) and a
+            // new one joins.
+            let gone = *live.iter().nth(rng.below(live.len())).unwrap();
+            live.remove(&gone);
+            soak.kube.delete_node(&node_name(gone)).unwrap();
+            soak.ec2
+                .world()
+                .terminate_instance(&instance(gone))
+                .unwrap();
+            let k = next_index;
+            next_index += 1;
+            soak.ec2.world().edit(|w| add_instance(w, k));
+            enis.extend(node_enis(&soak.ec2));
+            soak.kube.add_node(k8s_node(k)).unwrap();
+            live.insert(k);
+            survived.churned += 1;
+        }
+        if now >= next_check {
+            next_check = now + Duration::from_secs(1);
+            check_invariants(&soak, &foreign, &enis);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Faults stop: no more EC2 faults, kills, churn or partitions. Every slot runs again.
+    if let Some((_, slot)) = healed_at {
+        soak.kube.set_door_unreachable(slot, false);
+    }
+    soak.ec2.set_faults(Faults::none());
+    for i in 0..soak.replicas.len() {
+        if soak.replicas[i].child.is_none() {
+            soak.spawn(i);
+        }
+    }
+    let faults_stopped = Instant::now();
+    let limit = Duration::from_secs(knobs.converge_limit_secs);
+    while let Err(last) = exact_state(&soak.ec2, &live, &foreign) {
+        assert!(
+            faults_stopped.elapsed() < limit,
+            "not converged {limit:?} after the faults stopped: {last}\nlogs in {}",
+            soak.logs.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let convergence = faults_stopped.elapsed();
+    check_invariants(&soak, &foreign, &enis);
+
+    let calls = soak.ec2.calls();
+    let violations = calls.budget_violations(&soak.ec2.throttle());
+    assert!(
+        violations.is_empty(),
+        "{} calls over EC2's budget, first: {:?}",
+        violations.len(),
+        violations.first()
+    );
+    let mut faults_by_kind: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in calls.all() {
+        if let Some(f) = c.fault {
+            *faults_by_kind.entry(f).or_default() += 1;
+        }
+    }
+    let handovers = soak.terms().handovers();
+    let report = format!(
+        "soak: {} nodes ({} churned), {} s of faults, {} EC2 calls ({} mutating), faults survived {:?} \
+         (total {}), kills {} (leader {}, same identity on restart {}), partitions {}, \
+         lease holders in order {}, converged {:.1} s after the faults stopped",
+        knobs.nodes,
+        survived.churned,
+        knobs.fault_secs,
+        calls.len(),
+        calls.mutating().len(),
+        faults_by_kind,
+        faults_by_kind.values().sum::<usize>(),
+        survived.kills,
+        survived.leader_kills,
+        survived.restarts_same_identity,
+        survived.partitions,
+        handovers.len(),
+        convergence.as_secs_f64(),
+    );
+    eprintln!("{report}");
+    if let Ok(path) = std::env::var("ROUTEPLANE_SOAK_REPORT") {
+        std::fs::write(Path::new(&path), format!("{report}\n")).unwrap();
+    }
+    for i in 0..soak.replicas.len() {
+        soak.kill(i);
+    }
+
+    // The run did what it claims: every kind of fault happened, enough kills, leader kills and
+    // handovers, and churn.
+    for kind in [
+        "throttle",
+        "internal-error",
+        "unavailable",
+        "timeout",
+        "drop",
+    ] {
+        assert!(
+            faults_by_kind.get(kind).copied().unwrap_or(0) > 0,
+            "no {kind} fault was injected: {faults_by_kind:?}"
+        );
+    }
+    assert!(survived.kills >= knobs.kills.min(10), "{survived:?}");
+    assert!(survived.leader_kills >= 3.min(knobs.kills), "{survived:?}");
+    assert!(handovers.len() >= 3, "lease holders: {handovers:?}");
+    assert!(survived.churned > 0, "{survived:?}");
+}
