@@ -76,7 +76,7 @@ pub struct GceArgs {
     pub operation_budget: Option<BucketSpec>,
 
     /// Deadline of each Compute API request.
-    #[arg(long = "gce-call-timeout", env = "ROUTEPLANE_GCE_CALL_TIMEOUT", default_value = "10s", value_name = "DURATION", value_parser = parse_timeout)]
+    #[arg(id = "gce_call_timeout", long = "gce-call-timeout", env = "ROUTEPLANE_GCE_CALL_TIMEOUT", default_value = "10s", value_name = "DURATION", value_parser = parse_timeout)]
     pub call_timeout: Duration,
 
     /// Longest wait for a route operation to finish; keep it below --call-timeout.
