@@ -1,0 +1,267 @@
+//! The whole control plane on GCE over HTTP: the real controller and the real GCE provider
+//! (google-cloud-compute-v1) against the mock GCE, with Nodes served by the fake Kubernetes API
+//! to a real kube-rs client. What a user sees end to end: dual-stack convergence, a node whose
+//! instance cannot forward reported on the Node (condition + Event) and not routed, a hijacked
+//! route repaired, a deleted node's route removed, and a second cluster with a long shared name
+//! prefix on the same network left alone.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use routeplane_core::controller::{Controller, ControllerConfig, ControllerError};
+use routeplane_core::retry::RetryPolicy;
+use routeplane_core::{Cloud, ClusterSpec, Mode};
+use routeplane_gce::{GceConfig, GceProvider, RouteNaming};
+use routeplane_mocks::gce::{GceWorld, MockGce, NextHop, Route, Throttle};
+use routeplane_mocks::kube_api::{FakeKube, node};
+use tokio_util::sync::CancellationToken;
+
+const PROJECT: &str = "rp-e2e";
+const NETWORK: &str = "vpc-e2e";
+const ZONE: &str = "us-central1-b";
+/// Two cluster names that share their first 40 characters: longer than the name prefix keeps.
+const CLUSTER: &str = "production-europe-west-analytics-cluster-blue";
+const OTHER: &str = "production-europe-west-analytics-cluster-green";
+
+fn instance(i: usize) -> String {
+    format!("vm-{i}")
+}
+
+fn v4(i: usize) -> String {
+    format!("10.244.{i}.0/24")
+}
+
+fn v6(i: usize) -> String {
+    format!("fd00:10:244:{i:x}::/64")
+}
+
+/// `n` instances; `no_forward` lists those created with canIpForward off.
+fn world(n: usize, no_forward: &[usize]) -> GceWorld {
+    let mut w = GceWorld::new()
+        .project(PROJECT)
+        .network(NETWORK)
+        .route(Route::new("default-internet", "0.0.0.0/0", NextHop::internet()).network(NETWORK));
+    for i in 0..n {
+        w = w.instance(
+            ZONE,
+            &instance(i),
+            &format!("10.128.0.{}", i + 2),
+            !no_forward.contains(&i),
+        );
+    }
+    w
+}
+
+fn k8s_node(i: usize) -> serde_json::Value {
+    node(&format!("n{i}"))
+        .pod_cidr(&v4(i))
+        .pod_cidr(&v6(i))
+        .provider_id(&format!("gce://{PROJECT}/{ZONE}/{}", instance(i)))
+        .build()
+}
+
+struct Stack {
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), ControllerError>>,
+}
+
+async fn start(mock: &MockGce, kube: &FakeKube, cluster: &str) -> Stack {
+    let mut gce = GceConfig::new(cluster);
+    gce.project = Some(PROJECT.into());
+    gce.network = Some(NETWORK.into());
+    gce.endpoint = Some(mock.endpoint_url());
+    gce.anonymous = true;
+    gce.retry = RetryPolicy {
+        max_attempts: 5,
+        base: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+    };
+    gce.poll_initial = Duration::from_millis(20);
+    gce.poll_max = Duration::from_millis(100);
+    let provider = GceProvider::new(gce).await.unwrap();
+    let spec = ClusterSpec::new(
+        cluster,
+        vec![
+            "10.244.0.0/16".parse().unwrap(),
+            "fd00:10:244::/48".parse().unwrap(),
+        ],
+        Mode::Cloud,
+        Cloud::Gce,
+    )
+    .unwrap();
+    let mut cfg = ControllerConfig::new(spec);
+    cfg.resync = Duration::from_millis(500);
+    cfg.reconcile.backoff_base = Duration::from_millis(100);
+    cfg.reconcile.backoff_max = Duration::from_millis(500);
+    let controller = Controller::new(provider, cfg);
+    let client = kube::Client::try_from(kube::Config::new(kube.url().parse().unwrap())).unwrap();
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    let task = tokio::spawn(async move { controller.run(client, token).await });
+    Stack { shutdown, task }
+}
+
+impl Stack {
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// Whether `cluster`'s route for `cidr` exists and points at instance `i`.
+fn routed(mock: &MockGce, cluster: &str, cidr: &str, i: usize) -> bool {
+    let name = RouteNaming::new(cluster).name(&cidr.parse().unwrap());
+    mock.world()
+        .route(&name)
+        .is_some_and(|r| r.next_hop == NextHop::instance(ZONE, &instance(i)))
+}
+
+fn absent(mock: &MockGce, cluster: &str, cidr: &str) -> bool {
+    let name = RouteNaming::new(cluster).name(&cidr.parse().unwrap());
+    mock.world().route(&name).is_none()
+}
+
+async fn eventually(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn mock_builder(w: GceWorld) -> routeplane_mocks::gce::MockGceBuilder {
+    MockGce::builder()
+        .project(PROJECT)
+        .world(w)
+        .op_delay(Duration::from_millis(100))
+        .throttle(Throttle::off())
+}
+
+#[tokio::test]
+async fn the_controller_routes_dual_stack_reports_forwarding_and_repairs() {
+    let n = 6;
+    let blocked = 5;
+    let mock = mock_builder(world(n, &[blocked])).start().await.unwrap();
+    let kube = FakeKube::start().await.unwrap();
+    for i in 0..n {
+        kube.add_node(k8s_node(i)).unwrap();
+    }
+    let stack = start(&mock, &kube, CLUSTER).await;
+
+    // Dual-stack: two routes per node, each at its own instance.
+    eventually("dual-stack convergence", || {
+        (0..n)
+            .filter(|&i| i != blocked)
+            .all(|i| routed(&mock, CLUSTER, &v4(i), i) && routed(&mock, CLUSTER, &v6(i), i))
+    })
+    .await;
+    // The instance that cannot forward: no route, and the Node says why.
+    eventually("IpForwardingDisabled on the node", || {
+        kube.node_condition(&format!("n{blocked}"), "NetworkUnavailable")
+            .is_some_and(|c| c["status"] == "True" && c["reason"] == "IpForwardingDisabled")
+    })
+    .await;
+    assert!(absent(&mock, CLUSTER, &v4(blocked)) && absent(&mock, CLUSTER, &v6(blocked)));
+    let events = kube.events_about(&format!("n{blocked}"));
+    assert!(
+        events.iter().any(|e| e["reason"] == "IpForwardingDisabled"),
+        "{events:?}"
+    );
+    for i in (0..n).filter(|&i| i != blocked) {
+        let c = kube
+            .node_condition(&format!("n{i}"), "NetworkUnavailable")
+            .unwrap();
+        assert_eq!(c["status"], "False", "n{i}: {c}");
+    }
+
+    // Hijack: someone points node 0's route at node 1 (GCE routes are immutable, so by
+    // replacing it). The controller puts it back.
+    let name = RouteNaming::new(CLUSTER).name(&v4(0).parse().unwrap());
+    mock.world().edit(|w| {
+        let r = w.routes.iter_mut().find(|r| r.name == name).unwrap();
+        r.next_hop = NextHop::instance(ZONE, &instance(1));
+    });
+    assert!(routed(&mock, CLUSTER, &v4(0), 1));
+    eventually("hijack repaired", || routed(&mock, CLUSTER, &v4(0), 0)).await;
+
+    // A deleted node's routes go; the internet route never moves.
+    kube.delete_node("n2").unwrap();
+    eventually("stale routes deleted", || {
+        absent(&mock, CLUSTER, &v4(2)) && absent(&mock, CLUSTER, &v6(2))
+    })
+    .await;
+    assert!(mock.world().route("default-internet").is_some());
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn two_clusters_with_a_long_shared_prefix_never_touch_each_other() {
+    let mock = mock_builder(world(4, &[])).start().await.unwrap();
+    // Each cluster has its own API server and two nodes; they share one network and the same
+    // Pod CIDRs (the worst case for names built from the CIDR).
+    let blue = FakeKube::start().await.unwrap();
+    let green = FakeKube::start().await.unwrap();
+    for i in 0..2 {
+        blue.add_node(k8s_node(i)).unwrap();
+    }
+    for i in 2..4 {
+        let mut n = k8s_node(i);
+        n["spec"]["podCIDR"] = serde_json::json!(v4(i - 2));
+        n["spec"]["podCIDRs"] = serde_json::json!([v4(i - 2), v6(i - 2)]);
+        green.add_node(n).unwrap();
+    }
+    let prefix_blue = RouteNaming::new(CLUSTER).prefix().to_string();
+    let prefix_green = RouteNaming::new(OTHER).prefix().to_string();
+    assert_ne!(prefix_blue, prefix_green);
+    assert!(!prefix_blue.starts_with(&prefix_green) && !prefix_green.starts_with(&prefix_blue));
+
+    let a = start(&mock, &blue, CLUSTER).await;
+    let b = start(&mock, &green, OTHER).await;
+    eventually("both clusters converge", || {
+        (0..2).all(|i| {
+            routed(&mock, CLUSTER, &v4(i), i)
+                && routed(&mock, CLUSTER, &v6(i), i)
+                && routed(&mock, OTHER, &v4(i), i + 2)
+                && routed(&mock, OTHER, &v6(i), i + 2)
+        })
+    })
+    .await;
+    // Green loses a node: only green's route goes; blue's route for the same CIDR stays.
+    green.delete_node("n2").unwrap();
+    eventually("green's stale route deleted", || {
+        absent(&mock, OTHER, &v4(0))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(routed(&mock, CLUSTER, &v4(0), 0) && routed(&mock, CLUSTER, &v6(0), 0));
+
+    // Every delete named one cluster's route, and every route carries its own cluster's mark.
+    let deletes: Vec<_> = mock
+        .calls()
+        .all()
+        .into_iter()
+        .filter(|c| c.mutating && c.http_method == "DELETE")
+        .collect();
+    assert!(!deletes.is_empty());
+    for call in &deletes {
+        assert!(
+            call.path.contains(&prefix_blue) ^ call.path.contains(&prefix_green),
+            "{call:?}"
+        );
+    }
+    for r in mock.world().routes() {
+        if r.name.starts_with(&prefix_blue) {
+            assert_eq!(r.description, format!("routeplane:{CLUSTER}"));
+        } else if r.name.starts_with(&prefix_green) {
+            assert_eq!(r.description, format!("routeplane:{OTHER}"));
+        } else {
+            assert_eq!(r.name, "default-internet");
+        }
+    }
+    a.stop().await;
+    b.stop().await;
+}
