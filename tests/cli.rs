@@ -238,3 +238,89 @@ fn an_unreachable_api_server_is_a_clear_start_up_error() {
         "{err}"
     );
 }
+
+/// `demo` runs the same scenario on both mock clouds and ends with the repaired hijack and the
+/// cost table.
+#[test]
+fn the_demo_converges_churns_and_repairs_on_both_clouds() {
+    for cloud in ["aws", "gce"] {
+        let out = Command::new(BIN)
+            .args(["--log-level", "error", "demo", "--cloud", cloud])
+            .args(["--nodes", "5", "--op-delay", "100ms"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{cloud}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let routes = if cloud == "aws" { 15 } else { 5 };
+        for want in [
+            format!("converged: {routes} routes"),
+            "- deleted node-004".into(),
+            "+ added node-005".into(),
+            "repaired on the next resync".into(),
+            "per node (to converge)".into(),
+        ] {
+            assert!(stdout.contains(&want), "{cloud}: no {want:?} in:\n{stdout}");
+        }
+        let write = if cloud == "aws" {
+            "CreateRoute"
+        } else {
+            "compute.routes.insert"
+        };
+        assert!(stdout.contains(write), "{cloud}: {stdout}");
+    }
+}
+
+/// GCE start-up errors name what is wrong: the project, the network.
+#[tokio::test]
+async fn gce_bad_project_network_and_credentials_are_named() {
+    use routeplane_mocks::gce::{GceWorld, MockGce};
+    let gce = MockGce::builder()
+        .project("real-project")
+        .world(GceWorld::new().project("real-project").network("real-net"))
+        .start()
+        .await
+        .unwrap();
+    let kube = FakeKube::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    kube.write_kubeconfig(&kubeconfig).unwrap();
+    let plan = |extra: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["--log-level", "error", "plan", "--cloud", "gce"])
+            .args(["--kubeconfig", kubeconfig.to_str().unwrap()])
+            .args(["--cluster-name", "cli", "--cluster-cidr", "10.244.0.0/16"])
+            .args(extra)
+            .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let url = gce.endpoint_url();
+    let (code, err) = plan(&[
+        "--gce-endpoint",
+        &url,
+        "--gce-project",
+        "no-such-project",
+        "--gce-network",
+        "real-net",
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("no-such-project"), "{err}");
+    let (code, err) = plan(&[
+        "--gce-endpoint",
+        &url,
+        "--gce-project",
+        "real-project",
+        "--gce-network",
+        "no-such-net",
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("no-such-net"), "{err}");
+}

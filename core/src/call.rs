@@ -71,7 +71,9 @@ impl Caller {
             tracing::debug!(label, resource, error = %e, "retrying cloud call");
         };
         retry(self.retry, on_retry, || {
-            let request = op();
+            // Boxed: an SDK request future is tens of KiB in debug builds; inline, a few of them
+            // nested in the controller's pass overflow a 2 MiB thread stack.
+            let request = Box::pin(op());
             async move {
                 self.budget.acquire(class).await;
                 let result = match tokio::time::timeout(self.timeout, request).await {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use routeplane_aws::{AwsConfig, AwsProvider, StaticCredentials, TableSelector};
 use routeplane_core::controller::{Controller, ControllerConfig, ControllerError};
+use routeplane_core::provider::RouteProvider;
 use routeplane_mocks::ec2::MockEc2;
 use tokio_util::sync::CancellationToken;
 
@@ -52,8 +53,8 @@ pub struct RunningController {
 
 impl RunningController {
     /// Starts the real controller with `provider` against the API server at `kube_url`.
-    pub fn start(
-        provider: Arc<AwsProvider>,
+    pub fn start<P: RouteProvider>(
+        provider: Arc<P>,
         cfg: ControllerConfig,
         kube_url: &str,
     ) -> anyhow::Result<Self> {

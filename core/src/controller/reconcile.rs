@@ -198,7 +198,9 @@ impl<P: RouteProvider> Reconciler<P> {
         op: &'static str,
         fut: impl Future<Output = Result<T, ProviderError>>,
     ) -> Result<T, ProviderError> {
-        let out = match tokio::time::timeout(self.cfg.call_timeout, fut).await {
+        // Boxed: SDK futures are large, and inline they overflow a 2 MiB thread stack in debug
+        // builds (tests, `#[tokio::test]`) once nested in the pass's own futures.
+        let out = match tokio::time::timeout(self.cfg.call_timeout, Box::pin(fut)).await {
             Ok(r) => r,
             Err(_) => Err(ProviderError::new(
                 ErrorKind::Transient,

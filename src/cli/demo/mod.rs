@@ -1,9 +1,14 @@
-//! `routeplane demo`: the whole control plane with no cloud account and no root. It starts the
-//! mock EC2 and the fake Kubernetes API in-process, builds a VPC with one subnet and route table
-//! per AZ plus N instances and Nodes, runs the real controller with the real AWS provider
-//! against them over HTTP, and shows convergence, churn and a repaired hijack.
+//! `routeplane demo`: the whole control plane with no cloud account and no root. It starts a
+//! mock cloud (EC2: one subnet and route table per AZ; GCE: one network) and the fake Kubernetes
+//! API in-process with N instances and Nodes, runs the real controller with the real provider
+//! against them over HTTP, and shows convergence, churn and a repaired hijack. The scenario is
+//! the same for both clouds; [`DemoCloud`] is what differs.
+
+mod ec2;
+mod gce;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -12,189 +17,135 @@ use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use indicatif::{ProgressBar, ProgressStyle};
 use routeplane_core::controller::ControllerConfig;
 use routeplane_core::{Cloud, ClusterSpec, Mode};
-use routeplane_mocks::ec2::{FaultSpec, Faults, MockEc2, Target, Throttle, World};
 use routeplane_mocks::kube_api::{FakeKube, node};
 
-use super::common::parse_duration;
-use super::sim::{RunningController, mock_aws_provider, wait_for};
+use super::common::{CloudArg, parse_duration};
+use super::provider::CloudProvider;
+use super::sim::{RunningController, wait_for};
 
 const CLUSTER: &str = "demo";
-const AZS: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
-const VPC: &str = "vpc-0de0000000000000a";
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Nodes (and instances) to simulate.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub nodes: u32,
-    /// Cloud to simulate.
+    /// Cloud to simulate: the mock EC2 (3 AZ route tables) or the mock GCE (one network).
     #[arg(long, value_enum, default_value = "aws")]
-    pub cloud: super::common::CloudArg,
-    /// Latency the mock adds to every EC2 call (e.g. 50ms).
+    pub cloud: CloudArg,
+    /// Latency the mock adds to every call (e.g. 50ms).
     #[arg(long, default_value = "0ms", value_parser = parse_duration)]
     pub latency: Duration,
-    /// Enforce EC2's documented request buckets at the mock (and in the client).
+    /// Enforce the cloud's documented request limits at the mock (and in the client).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub throttle: bool,
+    /// GCE only: how long each route operation takes to reach DONE at the mock.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub op_delay: Duration,
 }
 
-/// One simulated node: its instance, AZ and Pod CIDR.
-struct SimNode {
+/// One simulated node: its index (which names its instance) and Pod CIDR.
+pub struct SimNode {
+    index: u32,
     name: String,
-    instance: String,
-    az: &'static str,
     pod_cidr: String,
 }
 
 fn sim_node(i: u32) -> SimNode {
-    let az = AZS[(i as usize) % AZS.len()];
     SimNode {
+        index: i,
         name: format!("node-{i:03}"),
-        instance: format!("i-{:017x}", 0xd000 + i),
-        az,
         pod_cidr: format!("10.{}.{}.0/24", 244 + i / 256, i % 256),
     }
 }
 
-fn subnet_id(az_index: usize) -> String {
-    format!("subnet-0de000000000000{az_index:02}")
+/// One API call as the demo's cost table counts it.
+pub struct CallSummary {
+    operation: String,
+    mutating: bool,
 }
 
-fn table_id(az_index: usize) -> String {
-    format!("rtb-0de000000000000{az_index:02}")
-}
-
-/// A VPC with one subnet and one cluster-tagged route table per AZ, an internet gateway route
-/// in each (foreign: the controller must leave it alone) and the instances.
-fn world(nodes: &[SimNode]) -> anyhow::Result<World> {
-    let mut w = World::new();
-    w.add_vpc(VPC, "10.0.0.0/16")?;
-    for (i, az) in AZS.iter().enumerate() {
-        let subnet = subnet_id(i);
-        w.add_subnet(&subnet, VPC, &format!("10.0.{}.0/20", i * 16), az)?;
-        let table = table_id(i);
-        w.add_route_table(&table, VPC, false, &[subnet.as_str()])?;
-        w.tag(&table, &format!("kubernetes.io/cluster/{CLUSTER}"), "owned")?;
-        w.add_route(
-            &table,
-            "0.0.0.0/0",
-            Target::Gateway("igw-0de0000000000000a".into()),
-        )?;
-    }
-    for n in nodes {
-        let az = AZS.iter().position(|a| *a == n.az).unwrap_or(0);
-        w.add_instance(&n.instance, &subnet_id(az))?;
-        w.tag(
-            &n.instance,
-            &format!("kubernetes.io/cluster/{CLUSTER}"),
-            "owned",
-        )?;
-    }
-    Ok(w)
-}
-
-fn k8s_node(n: &SimNode, ip: &str) -> serde_json::Value {
-    node(&n.name)
-        .pod_cidr(&n.pod_cidr)
-        .provider_id(&format!("aws:///{}/{}", n.az, n.instance))
-        .internal_ip(ip)
-        .build()
-}
-
-/// The routes as the mock holds them: (table, destination) → (instance, state).
-fn routes(ec2: &MockEc2) -> BTreeMap<(String, String), (Option<String>, &'static str)> {
-    let mut out = BTreeMap::new();
-    for i in 0..AZS.len() {
-        let table = table_id(i);
-        for r in ec2.world().routes(&table).unwrap_or_default() {
-            out.insert(
-                (table.clone(), r.destination.to_string()),
-                (r.instance_id.clone(), r.state.as_str()),
-            );
-        }
-    }
-    out
+/// What the demo needs from a mock cloud.
+trait DemoCloud {
+    /// What was started, for the header.
+    fn banner(&self, nodes: usize) -> String;
+    /// The route tables (AWS) or the network (GCE) each node gets a route in.
+    fn tables(&self) -> Vec<String>;
+    fn provider_id(&self, n: &SimNode) -> String;
+    fn instance(&self, n: &SimNode) -> String;
+    fn node_ip(&self, n: &SimNode) -> String;
+    /// The real provider, pointed at the mock.
+    async fn provider(&self) -> anyhow::Result<Arc<CloudProvider>>;
+    /// Per table: the route at `n`'s Pod CIDR as (target instance, state), if any.
+    fn route_cells(&self, n: &SimNode) -> Vec<Option<(String, &'static str)>>;
+    /// Points `victim`'s route at `thief` by hand; returns where.
+    fn hijack(&self, victim: &SimNode, thief: &SimNode) -> anyhow::Result<String>;
+    fn calls(&self) -> Vec<CallSummary>;
+    /// Cloud-specific figures for the end (GCE: operation polls in flight).
+    fn extra_figures(&self) -> Vec<String>;
 }
 
 /// How many of `nodes`' routes are active and point at the right instance, over all tables.
-fn converged(ec2: &MockEc2, nodes: &[SimNode]) -> usize {
-    let have = routes(ec2);
+fn converged(cloud: &impl DemoCloud, nodes: &[SimNode]) -> usize {
     nodes
         .iter()
-        .flat_map(|n| (0..AZS.len()).map(move |t| (n, t)))
-        .filter(|(n, t)| {
-            have.get(&(table_id(*t), n.pod_cidr.clone()))
-                .is_some_and(|(inst, state)| {
-                    inst.as_deref() == Some(n.instance.as_str()) && *state == "active"
+        .map(|n| {
+            let inst = cloud.instance(n);
+            cloud
+                .route_cells(n)
+                .into_iter()
+                .filter(|c| {
+                    c.as_ref()
+                        .is_some_and(|(t, s)| *t == inst && *s == "active")
                 })
+                .count()
         })
-        .count()
+        .sum()
+}
+
+fn k8s_node(cloud: &impl DemoCloud, n: &SimNode) -> serde_json::Value {
+    node(&n.name)
+        .pod_cidr(&n.pod_cidr)
+        .provider_id(&cloud.provider_id(n))
+        .internal_ip(&cloud.node_ip(n))
+        .build()
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    if args.cloud == super::common::CloudArg::Gce {
-        // The GCE provider, `controller`, `plan` and `status` support GCE; the demo scenario
-        // has not been generalised over the mock GCE yet (issue 5).
-        bail!(
-            "`demo --cloud gce` is not available yet; the demo runs on the mock EC2 (--cloud aws)"
-        );
+    // Every instance boots before its Node registers, the churn newcomer's too.
+    let all: Vec<SimNode> = (0..=args.nodes).map(sim_node).collect();
+    match args.cloud {
+        CloudArg::Aws => scenario(&args, ec2::Ec2Demo::start(&args, &all).await?, Cloud::Aws).await,
+        CloudArg::Gce => scenario(&args, gce::GceDemo::start(&args, &all).await?, Cloud::Gce).await,
     }
+}
+
+async fn scenario(args: &DemoArgs, cloud: impl DemoCloud, kind: Cloud) -> anyhow::Result<()> {
     let total = Instant::now();
     let mut nodes: Vec<SimNode> = (0..args.nodes).map(sim_node).collect();
-    let throttle = if args.throttle {
-        Throttle::ec2_defaults()
-    } else {
-        Throttle::off()
-    };
-    // A user with more nodes than the default quota raises it; the demo does the same.
-    let route_limit = (nodes.len() + 10).max(50);
-    let ec2 = MockEc2::builder()
-        .region("us-east-1")
-        .world(world(&nodes)?)
-        .route_limit(route_limit)
-        .throttle(throttle)
-        .faults(Faults::none().all(FaultSpec::new().latency(args.latency, Duration::ZERO)))
-        .start()
-        .await
-        .context("starting the mock EC2")?;
+    let tables = cloud.tables();
     let kube = FakeKube::start()
         .await
         .context("starting the fake Kubernetes API")?;
     for n in &nodes {
-        let ip = ec2
-            .world()
-            .read(|w| w.instance(&n.instance).and_then(|i| i.private_ip))
-            .map_or_else(|| "10.0.0.1".to_string(), |ip| ip.to_string());
-        kube.add_node(k8s_node(n, &ip))
+        kube.add_node(k8s_node(&cloud, n))
             .context("adding a node to the fake API")?;
     }
     println!(
-        "routeplane demo: mock EC2 at {}, fake Kubernetes API at {}",
-        ec2.endpoint_url(),
-        kube.url()
-    );
-    println!(
-        "  {} nodes in {} AZs, {} route tables tagged kubernetes.io/cluster/{CLUSTER}, EC2 throttling {}, latency {:?}\n",
-        nodes.len(),
-        AZS.len(),
-        AZS.len(),
-        if args.throttle { "on" } else { "off" },
+        "routeplane demo: {}, fake Kubernetes API at {}, latency {:?}\n",
+        cloud.banner(nodes.len()),
+        kube.url(),
         args.latency
     );
 
-    let provider = mock_aws_provider(CLUSTER, &ec2, route_limit, !args.throttle).await?;
-    let spec = ClusterSpec::new(
-        CLUSTER,
-        vec!["10.244.0.0/14".parse()?],
-        Mode::Cloud,
-        Cloud::Aws,
-    )?;
+    let provider = cloud.provider().await?;
+    let spec = ClusterSpec::new(CLUSTER, vec!["10.244.0.0/14".parse()?], Mode::Cloud, kind)?;
     let mut cfg = ControllerConfig::new(spec);
     cfg.resync = Duration::from_secs(2); // short, so the hijack below is repaired quickly
-    let running = RunningController::start(provider.clone(), cfg, &kube.url())?;
+    let running = RunningController::start(provider, cfg, &kube.url())?;
 
     // 1. Convergence, live.
-    let want = nodes.len() * AZS.len();
+    let want = nodes.len() * tables.len();
     let bar = ProgressBar::new(want as u64);
     bar.set_style(
         ProgressStyle::with_template("  converging {bar:40} {pos}/{len} routes {elapsed_precise}")
@@ -204,7 +155,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let deadline = Duration::from_secs(60)
         + Duration::from_millis(200) * u32::try_from(want).unwrap_or(u32::MAX);
     loop {
-        let done = converged(&ec2, &nodes);
+        let done = converged(&cloud, &nodes);
         bar.set_position(done as u64);
         if done == want {
             break;
@@ -219,9 +170,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     bar.finish();
     let converge_time = start.elapsed();
-    let calls_at_convergence = ec2.calls().all();
+    let calls_at_convergence = cloud.calls();
     println!("  converged: {want} routes in {converge_time:.2?}\n");
-    println!("{}", route_table(&ec2, &nodes));
+    println!("{}", route_table(&cloud, &nodes));
 
     // 2. Churn: a node leaves, a node joins, someone hijacks a route by hand.
     println!("churn:");
@@ -230,58 +181,40 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let t = wait_for(
         "the deleted node's routes to go",
         Duration::from_secs(30),
-        || {
-            let r = routes(&ec2);
-            (0..AZS.len()).all(|i| !r.contains_key(&(table_id(i), gone.pod_cidr.clone())))
-        },
+        || cloud.route_cells(&gone).iter().all(Option::is_none),
     )
     .await?;
     println!(
-        "  - deleted {}: its {} routes removed in {t:.2?}",
+        "  - deleted {}: its {} route(s) removed in {t:.2?}",
         gone.name,
-        AZS.len()
+        tables.len()
     );
 
     let newcomer = sim_node(args.nodes);
-    let newcomer_ip = ec2.world().edit(|w| -> anyhow::Result<String> {
-        let az = AZS.iter().position(|a| *a == newcomer.az).unwrap_or(0);
-        w.add_instance(&newcomer.instance, &subnet_id(az))?;
-        w.tag(
-            &newcomer.instance,
-            &format!("kubernetes.io/cluster/{CLUSTER}"),
-            "owned",
-        )?;
-        Ok(w.instance(&newcomer.instance)
-            .and_then(|i| i.private_ip)
-            .map_or_else(|| "10.0.0.2".into(), |ip| ip.to_string()))
-    })?;
-    kube.add_node(k8s_node(&newcomer, &newcomer_ip))?;
+    kube.add_node(k8s_node(&cloud, &newcomer))?;
     nodes.push(newcomer);
     let t = wait_for("the new node's routes", Duration::from_secs(30), || {
-        converged(&ec2, &nodes) == nodes.len() * AZS.len()
+        converged(&cloud, &nodes) == nodes.len() * tables.len()
     })
     .await?;
     println!(
-        "  + added {}: routed in all {} tables in {t:.2?}",
+        "  + added {}: routed in {} in {t:.2?}",
         nodes[nodes.len() - 1].name,
-        AZS.len()
+        tables.join(", ")
     );
 
     let (victim, thief) = (&nodes[0], &nodes[nodes.len().min(2) - 1]);
-    let table = table_id(0);
-    ec2.world().hijack_route(
-        &table,
-        &victim.pod_cidr,
-        Target::Instance(thief.instance.clone()),
-    )?;
+    let place = cloud.hijack(victim, thief)?;
     println!(
-        "  ! hijacked {} in {table}: now points at {} ({})",
-        victim.pod_cidr, thief.instance, thief.name
+        "  ! hijacked {} in {place}: now points at {} ({})",
+        victim.pod_cidr,
+        cloud.instance(thief),
+        thief.name
     );
     let t = wait_for(
         "the hijacked route to be repaired",
         Duration::from_secs(30),
-        || converged(&ec2, &nodes) == nodes.len() * AZS.len(),
+        || converged(&cloud, &nodes) == nodes.len() * tables.len(),
     )
     .await?;
     println!("  ✓ repaired on the next resync, {t:.2?} later\n");
@@ -291,27 +224,29 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     // 3. What it cost.
     println!(
         "{}",
-        calls_table(&calls_at_convergence, &ec2.calls().all(), args.nodes)
+        calls_table(&calls_at_convergence, &cloud.calls(), args.nodes)
     );
+    for line in cloud.extra_figures() {
+        println!("{line}");
+    }
     println!("total time {:.2?}", total.elapsed());
-    let _ = provider;
     Ok(())
 }
 
-fn route_table(ec2: &MockEc2, nodes: &[SimNode]) -> Table {
-    let have = routes(ec2);
+fn route_table(cloud: &impl DemoCloud, nodes: &[SimNode]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY);
     let mut header = vec!["node".to_string(), "podCIDR".into(), "target".into()];
-    header.extend((0..AZS.len()).map(table_id));
+    header.extend(cloud.tables());
     t.set_header(header);
     let shown = 12;
     for n in nodes.iter().take(shown) {
-        let mut row = vec![n.name.clone(), n.pod_cidr.clone(), n.instance.clone()];
-        for i in 0..AZS.len() {
-            row.push(match have.get(&(table_id(i), n.pod_cidr.clone())) {
-                Some((Some(inst), state)) if *inst == n.instance => (*state).to_string(),
-                Some((other, state)) => format!("{state} → {}", other.as_deref().unwrap_or("?")),
+        let inst = cloud.instance(n);
+        let mut row = vec![n.name.clone(), n.pod_cidr.clone(), inst.clone()];
+        for cell in cloud.route_cells(n) {
+            row.push(match cell {
+                Some((target, state)) if target == inst => state.to_string(),
+                Some((other, state)) => format!("{state} → {other}"),
                 None => "missing".into(),
             });
         }
@@ -323,15 +258,11 @@ fn route_table(ec2: &MockEc2, nodes: &[SimNode]) -> Table {
     t
 }
 
-fn calls_table(
-    at_convergence: &[routeplane_mocks::ec2::Call],
-    all: &[routeplane_mocks::ec2::Call],
-    nodes: u32,
-) -> Table {
-    let count = |calls: &[routeplane_mocks::ec2::Call]| {
+fn calls_table(at_convergence: &[CallSummary], all: &[CallSummary], nodes: u32) -> Table {
+    let count = |calls: &[CallSummary]| {
         let mut m: BTreeMap<String, (usize, bool)> = BTreeMap::new();
         for c in calls {
-            let e = m.entry(c.action.clone()).or_insert((0, c.mutating));
+            let e = m.entry(c.operation.clone()).or_insert((0, c.mutating));
             e.0 += 1;
         }
         m
@@ -340,11 +271,11 @@ fn calls_table(
     let total = count(all);
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY);
-    t.set_header(vec!["EC2 action", "kind", "to converge", "whole demo"]);
-    for (action, (n, mutating)) in &total {
-        let c = conv.get(action).map_or(0, |x| x.0);
+    t.set_header(vec!["API call", "kind", "to converge", "whole demo"]);
+    for (op, (n, mutating)) in &total {
+        let c = conv.get(op).map_or(0, |x| x.0);
         t.add_row(vec![
-            action.clone(),
+            op.clone(),
             if *mutating { "write" } else { "read" }.into(),
             c.to_string(),
             n.to_string(),
