@@ -16,6 +16,7 @@
 //! (`wait`: sleep until DONE) → method under the state lock → JSON.
 
 pub mod api;
+pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod filter;
@@ -31,6 +32,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -68,6 +70,7 @@ pub struct MockGceBuilder {
     route_quota: Option<usize>,
     throttle: Throttle,
     faults: Faults,
+    throttle_both_forms: bool,
 }
 
 impl Default for MockGceBuilder {
@@ -80,6 +83,7 @@ impl Default for MockGceBuilder {
             route_quota: None,
             throttle: Throttle::gce_defaults(),
             faults: Faults::none(),
+            throttle_both_forms: false,
         }
     }
 }
@@ -122,6 +126,13 @@ impl MockGceBuilder {
         self
     }
 
+    /// Injected throttles alternate between 429 and the answer GCE gives for a spent rate
+    /// quota (403 `rateLimitExceeded`), so a client meets both forms; 429 only by default.
+    pub fn throttle_both_forms(mut self, both: bool) -> Self {
+        self.throttle_both_forms = both;
+        self
+    }
+
     /// Binds the listener and starts serving in a background task.
     ///
     /// # Errors
@@ -144,6 +155,8 @@ impl MockGceBuilder {
             throttle: Mutex::new((self.throttle, Windows::default())),
             faults: Mutex::new(FaultState::new(self.faults)),
             started,
+            throttle_both_forms: self.throttle_both_forms,
+            throttles_injected: AtomicU64::new(0),
         });
         let handler_shared = shared.clone();
         let server = Running::start(self.listen, "GCE", move |req, kill| {
@@ -250,6 +263,8 @@ struct Shared {
     throttle: Mutex<(Throttle, Windows)>,
     faults: Mutex<FaultState>,
     started: Instant,
+    throttle_both_forms: bool,
+    throttles_injected: AtomicU64,
 }
 
 async fn handle(
@@ -279,6 +294,8 @@ async fn handle(
         fault: None,
         operation: None,
         op_status: None,
+        principal: auth::principal(&parts.headers),
+        body: None,
     };
     let Some(request) = classified else {
         let e = ApiError::unknown_path(parts.method.as_str(), &path);
@@ -291,6 +308,9 @@ async fn handle(
             return Ok(finish(&shared, call, Err(e)));
         }
     };
+    if call.mutating {
+        call.body = Some(String::from_utf8_lossy(&bytes).into_owned());
+    }
     let _in_flight = shared.calls.begin(method);
     let _polling = matches!(
         method,
@@ -319,7 +339,7 @@ async fn handle(
         }
         Some(Fault::InternalError) => Err(ApiError::backend_error()),
         Some(Fault::Unavailable) => Err(ApiError::unavailable()),
-        Some(Fault::Throttle) => Err(ApiError::too_many_requests()),
+        Some(Fault::Throttle) => Err(injected_throttle(&shared, method)),
         None => process(&shared, &request, &query, &bytes).await,
     };
     call.answered = shared.started.elapsed();
@@ -328,6 +348,21 @@ async fn handle(
         call.op_status = reply.op_status;
     }
     Ok(finish(&shared, call, result.map(|r| r.body)))
+}
+
+/// An injected throttle: 429, or every other one the 403 of a spent rate quota.
+fn injected_throttle(shared: &Shared, method: &str) -> ApiError {
+    let n = shared.throttles_injected.fetch_add(1, Ordering::Relaxed);
+    if shared.throttle_both_forms && n % 2 == 1 {
+        let group = Throttle::group_of(method).unwrap_or(throttle::QUERIES);
+        ApiError::rate_limit_exceeded(
+            group,
+            &format!("{group} per minute"),
+            &shared.world.read(|w| w.project_number.to_string()),
+        )
+    } else {
+        ApiError::too_many_requests()
+    }
 }
 
 /// The normal pipeline: query check, rate quota, `wait`'s sleep, then the method.

@@ -64,6 +64,12 @@ pub struct Call {
     pub operation: Option<String>,
     /// For polls: the status answered (`PENDING`, `RUNNING`, `DONE`).
     pub op_status: Option<&'static str>,
+    /// Who sent it: the service account of a JWT bearer token ([`super::auth::principal`]);
+    /// `None` when anonymous.
+    pub principal: Option<String>,
+    /// For mutating methods, the request body as sent (an insert's route), so a test can judge
+    /// what was written and not only where.
+    pub body: Option<String>,
 }
 
 impl Recorded for Call {
@@ -147,6 +153,8 @@ mod tests {
             fault: None,
             operation: Some(op.into()),
             op_status: Some(status),
+            principal: None,
+            body: None,
         }
     }
 
