@@ -273,3 +273,227 @@ fn the_demo_converges_churns_and_repairs_on_both_clouds() {
         assert!(stdout.contains(write), "{cloud}: {stdout}");
     }
 }
+
+/// `--cloud gce` from the command line, against the mock GCE in this process. Self-contained:
+/// its own world, Nodes and runner, so the AWS helpers above can change freely.
+mod gce {
+    use std::io::Read;
+    use std::process::{Command, Output, Stdio};
+    use std::time::{Duration, Instant};
+
+    use routeplane_gce::RouteNaming;
+    use routeplane_mocks::gce::{GceWorld, MockGce, NextHop, Route};
+    use routeplane_mocks::kube_api::{FakeKube, node};
+
+    use super::BIN;
+
+    const PROJECT: &str = "cli-project";
+    const NETWORK: &str = "cli-net";
+    const ZONE: &str = "europe-west1-b";
+    /// A start-up that takes longer than this is the hang this guards against.
+    const GUARD: Duration = Duration::from_secs(60);
+
+    /// Two instances with routes to plan, one stale route of ours, one foreign route, and
+    /// three Nodes: n1 routed already, n2 missing, n3 with a providerID from AWS.
+    async fn setup() -> (MockGce, FakeKube, tempfile::TempDir) {
+        let stale: ipnet::IpNet = "10.244.9.0/24".parse().unwrap();
+        let naming = RouteNaming::new("cli");
+        let world = GceWorld::new()
+            .project(PROJECT)
+            .network(NETWORK)
+            .instance(ZONE, "vm-1", "10.128.0.2", true)
+            .instance(ZONE, "vm-2", "10.128.0.3", true)
+            .route(
+                Route::new(
+                    &naming.name(&"10.244.1.0/24".parse().unwrap()),
+                    "10.244.1.0/24",
+                    NextHop::instance(ZONE, "vm-1"),
+                )
+                .network(NETWORK)
+                .description(&naming.description()),
+            )
+            .route(
+                Route::new(
+                    &naming.name(&stale),
+                    "10.244.9.0/24",
+                    NextHop::instance(ZONE, "vm-2"),
+                )
+                .network(NETWORK)
+                .description(&naming.description()),
+            )
+            .route(
+                Route::new("default-internet", "0.0.0.0/0", NextHop::internet()).network(NETWORK),
+            );
+        let mock = MockGce::builder()
+            .project(PROJECT)
+            .world(world)
+            .start()
+            .await
+            .unwrap();
+        let kube = FakeKube::start().await.unwrap();
+        for (n, id) in [
+            ("n1", format!("gce://{PROJECT}/{ZONE}/vm-1")),
+            ("n2", format!("gce://{PROJECT}/{ZONE}/vm-2")),
+            ("n3", "aws:///us-east-1a/i-0123456789abcdef0".to_string()),
+        ] {
+            let i = &n[1..];
+            kube.add_node(
+                node(n)
+                    .pod_cidr(&format!("10.244.{i}.0/24"))
+                    .provider_id(&id)
+                    .build(),
+            )
+            .unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        kube.write_kubeconfig(dir.path().join("kubeconfig"))
+            .unwrap();
+        (mock, kube, dir)
+    }
+
+    /// Runs `routeplane plan --cloud gce` with no Google credentials in reach (no key file
+    /// variable, an empty HOME so no gcloud file), killing it after [`GUARD`] so a start-up
+    /// that waits forever fails the test instead of hanging CI.
+    async fn plan(
+        mock: &MockGce,
+        dir: &tempfile::TempDir,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> (Option<i32>, String, String) {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--log-level", "warn", "plan", "--cloud", "gce"])
+            .arg("--kubeconfig")
+            .arg(dir.path().join("kubeconfig"))
+            .args(["--cluster-name", "cli", "--cluster-cidr", "10.244.0.0/16"])
+            .args(["--gce-endpoint", &mock.endpoint_url()])
+            .args(extra)
+            .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
+            .env("HOME", dir.path())
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // The mocks serve from this runtime: wait off it.
+        let out = tokio::task::spawn_blocking(move || run_guarded(cmd))
+            .await
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn run_guarded(mut cmd: Command) -> Output {
+        let mut child = cmd.spawn().unwrap();
+        let drain = |mut pipe: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                pipe.read_to_end(&mut buf).unwrap();
+                buf
+            })
+        };
+        let stdout = drain(Box::new(child.stdout.take().unwrap()));
+        let stderr = drain(Box::new(child.stderr.take().unwrap()));
+        let deadline = Instant::now() + GUARD;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                panic!(
+                    "routeplane did not exit within {GUARD:?}; stderr:\n{}",
+                    String::from_utf8_lossy(&stderr.join().unwrap())
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Output {
+            status,
+            stdout: stdout.join().unwrap(),
+            stderr: stderr.join().unwrap(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn plan_prints_the_gce_routes_without_credentials_and_writes_nothing() {
+        let (mock, _kube, dir) = setup().await;
+        let before = mock.world().routes();
+        let (code, out, err) = plan(
+            &mock,
+            &dir,
+            &["--gce-project", PROJECT, "--gce-network", NETWORK],
+            &[],
+        )
+        .await;
+        assert_eq!(code, Some(2), "{out}\n{err}");
+        assert!(
+            out.contains("+ create") && out.contains("10.244.2.0/24") && out.contains("vm-2"),
+            "{out}"
+        );
+        assert!(
+            out.contains("- delete") && out.contains("10.244.9.0/24"),
+            "{out}"
+        );
+        // A node of another cloud is named, and blocks nobody.
+        assert!(
+            out.contains("! unroutable node n3") && out.contains("aws"),
+            "{out}"
+        );
+        assert!(
+            out.contains("1 to create, 0 to replace, 1 to delete, 1 in sync, 0 conflicts, 1 unroutable (3 nodes, 1 tables)"),
+            "{out}"
+        );
+        assert_eq!(mock.world().routes(), before, "plan wrote something");
+        assert!(mock.calls().all().iter().all(|c| !c.mutating));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_unknown_project_or_network_is_named_and_exits_1() {
+        let (mock, _kube, dir) = setup().await;
+        let (code, out, err) = plan(
+            &mock,
+            &dir,
+            &["--gce-project", "no-such-project", "--gce-network", NETWORK],
+            &[],
+        )
+        .await;
+        assert_eq!(code, Some(1), "{out}\n{err}");
+        assert!(
+            err.contains("project no-such-project does not exist"),
+            "{err}"
+        );
+        let (code, out, err) = plan(
+            &mock,
+            &dir,
+            &["--gce-project", PROJECT, "--gce-network", "no-such-net"],
+            &[],
+        )
+        .await;
+        assert_eq!(code, Some(1), "{out}\n{err}");
+        assert!(err.contains("network no-such-net not found"), "{err}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_missing_credentials_file_is_named_even_with_a_custom_endpoint() {
+        let (mock, _kube, dir) = setup().await;
+        let (code, out, err) = plan(
+            &mock,
+            &dir,
+            &["--gce-project", PROJECT, "--gce-network", NETWORK],
+            &[("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/key.json")],
+        )
+        .await;
+        assert_eq!(code, Some(1), "{out}\n{err}");
+        assert!(
+            err.contains("credentials file /nonexistent/key.json")
+                && err.contains("GOOGLE_APPLICATION_CREDENTIALS"),
+            "{err}"
+        );
+        assert!(
+            mock.calls().all().is_empty(),
+            "no Compute call before credentials"
+        );
+    }
+}

@@ -42,7 +42,8 @@ pub struct GceConfig {
     pub poll_initial: Duration,
     pub poll_max: Duration,
     /// Send no credentials (the mock, the demo). Without it, Application Default Credentials
-    /// are required — except that with `endpoint` set and none found, requests go anonymous.
+    /// are required — except that with `endpoint` set and no key file, requests go anonymous
+    /// (see [`crate::credentials`]).
     pub anonymous: bool,
 }
 

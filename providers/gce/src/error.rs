@@ -33,6 +33,14 @@ pub enum GceError {
         "no Google credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service account key file, or run on GCE with a service account attached ({0})"
     )]
     NoCredentials(String),
+    #[error(
+        "credentials file {path} (from {origin}) is unusable: {why}; point GOOGLE_APPLICATION_CREDENTIALS at a valid service account key file, or unset it"
+    )]
+    CredentialsFile {
+        path: String,
+        origin: &'static str,
+        why: String,
+    },
     #[error("cannot set up the Compute client: {0}")]
     Client(String),
 }
@@ -50,6 +58,7 @@ impl GceError {
             GceError::BadMaxPolls => "bad_max_polls",
             GceError::NoClusterName => "no_cluster_name",
             GceError::NoCredentials(_) => "no_credentials",
+            GceError::CredentialsFile { .. } => "credentials_file",
             GceError::Client(_) => "client",
         }
     }

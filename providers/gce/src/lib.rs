@@ -1,5 +1,5 @@
 //! routeplane-gce: routeplane's [`RouteProvider`](routeplane_core::RouteProvider) for GCE VPC
-//! routes, on google-cloud-compute-v1 and Application Default Credentials.
+//! routes, on google-cloud-compute-v1 and Application Default Credentials ([`credentials`]).
 //!
 //! Reading order: [`config`] and [`args`] (what can be configured), [`naming`] (route names,
 //! the ownership mark and the list filter), [`provider`] (the trait implementation and its cost
@@ -14,6 +14,7 @@ pub mod args;
 pub mod call;
 pub mod classify;
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod instances;
 pub mod metadata;

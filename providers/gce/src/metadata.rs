@@ -28,7 +28,19 @@ pub async fn network(timeout: Duration) -> Result<String, String> {
         .ok_or_else(|| format!("the metadata server named network {full:?}"))
 }
 
+/// One GET under a hard deadline: reqwest's own timeout does not cover every stall (a system
+/// resolver blocking in getaddrinfo), and start-up must never wait on an absent server.
 async fn get(path: &str, timeout: Duration) -> Result<String, String> {
+    tokio::time::timeout(timeout, fetch(path, timeout))
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "the metadata server gave no answer within {timeout:?} (not on GCE?)"
+            ))
+        })
+}
+
+async fn fetch(path: &str, timeout: Duration) -> Result<String, String> {
     let host = std::env::var("GCE_METADATA_HOST").unwrap_or_else(|_| DEFAULT_HOST.into());
     let url = format!("http://{host}/computeMetadata/v1/{path}");
     let client = reqwest::Client::builder()

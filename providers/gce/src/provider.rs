@@ -65,7 +65,7 @@ impl GceProvider {
         cfg.validate()?;
         // kube and the AWS SDK bring aws-lc-rs too; whoever is first installs it, once.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let (credentials, anonymous) = credentials(&cfg).await?;
+        let (credentials, anonymous) = crate::credentials::resolve(&cfg).await?;
         let (network_project, network) = match &cfg.network {
             Some(n) => parse_network(n)?,
             None => (
@@ -143,9 +143,9 @@ impl GceProvider {
         match got {
             Ok(_) => Ok(()),
             Err(e) if e.kind == ErrorKind::NotFound => {
-                let project_missing = e.message.contains(&format!("projects/{}'", self.project))
-                    || e.message.to_ascii_lowercase().contains("project");
-                let message = if project_missing && !e.message.contains("networks/") {
+                // GCE names the first missing resource: 'projects/<p>' for the project itself.
+                let project_missing = e.message.contains(&format!("'projects/{}'", self.project));
+                let message = if project_missing {
                     format!(
                         "project {} does not exist or is not visible to these credentials; check --gce-project ({})",
                         self.project, e.message
@@ -321,39 +321,6 @@ impl RouteProvider for GceProvider {
             .with_code("InstanceNotInNetwork"));
         }
         Ok(())
-    }
-}
-
-/// Application Default Credentials, checked now; anonymous ones when asked for, or when a
-/// custom endpoint is set and no credentials exist (the mock). Returns whether anonymous.
-async fn credentials(cfg: &GceConfig) -> Result<(Credentials, bool), GceError> {
-    let anonymous = || google_cloud_auth::credentials::anonymous::Builder::new().build();
-    if cfg.anonymous {
-        return Ok((anonymous(), true));
-    }
-    match adc(cfg.call_timeout).await {
-        Ok(c) => Ok((c, false)),
-        Err(why) if cfg.endpoint.is_some() => {
-            tracing::warn!(endpoint = ?cfg.endpoint, %why, "no Google credentials: sending unauthenticated requests to the custom endpoint");
-            Ok((anonymous(), true))
-        }
-        Err(why) => Err(GceError::NoCredentials(why)),
-    }
-}
-
-/// Builds ADC and fetches a token once, so "no credentials" shows at start-up.
-async fn adc(timeout: Duration) -> Result<Credentials, String> {
-    let creds = google_cloud_auth::credentials::Builder::default()
-        // Skips asking the metadata server for the universe domain: there is only one here.
-        .with_universe_domain("googleapis.com")
-        .build()
-        .map_err(|e| causes(&e))?;
-    match tokio::time::timeout(timeout, creds.headers(http::Extensions::new())).await {
-        Ok(Ok(_)) => Ok(creds),
-        Ok(Err(e)) => Err(causes(&e)),
-        Err(_) => Err(format!(
-            "no token within {timeout:?} (not on GCE, and GOOGLE_APPLICATION_CREDENTIALS unset?)"
-        )),
     }
 }
 
