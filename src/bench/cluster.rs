@@ -1,15 +1,23 @@
-//! The simulated cluster every bench scenario runs against: a VPC with one subnet and one
-//! cluster-tagged route table per AZ, N instances and their Nodes, the mock EC2 with EC2's
-//! documented buckets (optionally time-scaled) and the fake Kubernetes API.
+//! The simulated AWS cluster: a VPC with one subnet and one cluster-tagged route table per AZ,
+//! N instances and their Nodes, the mock EC2 with EC2's documented buckets (optionally
+//! time-scaled) and the fake Kubernetes API. Also the node numbering both clouds share.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use routeplane_aws::{Action, EC2_DEFAULT_BUCKETS};
+use routeplane_aws::{Action, AwsProvider, EC2_DEFAULT_BUCKETS};
+use routeplane_core::Cloud;
 use routeplane_core::budget::{ApiBudget, BucketSpec};
+use routeplane_core::retry::RetryPolicy;
 use routeplane_mocks::ec2::{FaultSpec, Faults, MockEc2, Target, Throttle, World};
 use routeplane_mocks::kube_api::{FakeKube, node};
+
+use super::cloud::{BenchCall, BenchCloud, ControllerFlags, ModelStrategy, RouteMap};
+use super::scenario::{Impl, Options};
+use crate::cli::provider::CloudProvider;
+use crate::cli::sim::mock_aws_config;
 
 pub const CLUSTER: &str = "bench";
 pub const AZS: [&str; 3] = ["us-east-1a", "us-east-1b", "us-east-1c"];
@@ -19,8 +27,13 @@ const IGW: &str = "igw-0be0000000000000a";
 /// The cluster CIDR: 16,384 /24 Pod CIDRs, outside the VPC's 10.0.0.0/16.
 pub const CLUSTER_CIDR: &str = "100.64.0.0/10";
 
-/// EC2's maximum routes per table (1,000) less the local and the default route.
-pub const MAX_NODES: u32 = 998;
+/// EC2's maximum routes per table (1,000) less the local and the default route: the most nodes
+/// real EC2 can route. More is a stress test of the controller against a mock whose limit was
+/// raised past anything EC2 allows.
+pub const EC2_MAX_NODES: u32 = 998;
+
+/// The most nodes the bench simulates: the cluster CIDR's /24s, less room for churn.
+pub const MAX_NODES: u32 = 15_000;
 
 /// One simulated node: its name, instance, AZ and Pod CIDR.
 #[derive(Clone, Debug)]
@@ -86,22 +99,44 @@ pub struct SimCluster {
     pub kube: FakeKube,
     pub nodes: Vec<SimNode>,
     pub route_limit: usize,
+    k: f64,
     next: u32,
 }
 
 impl SimCluster {
+    fn add_node_object(&self, n: &SimNode) -> anyhow::Result<()> {
+        let ip = self
+            .ec2
+            .world()
+            .read(|w| w.instance(&n.instance).and_then(|i| i.private_ip))
+            .map_or_else(|| "10.0.0.1".to_string(), |ip| ip.to_string());
+        self.kube
+            .add_node(
+                node(&n.name)
+                    .pod_cidr(&n.pod_cidr)
+                    .provider_id(&format!("aws:///{}/{}", AZS[n.az % AZS.len()], n.instance))
+                    .internal_ip(&ip)
+                    .build(),
+            )
+            .context("adding a node to the fake API")?;
+        Ok(())
+    }
+}
+
+impl BenchCloud for SimCluster {
+    const CLOUD: Cloud = Cloud::Aws;
+    const TABLES: usize = AZS.len();
+
     /// Starts the mocks with `n` instances and Nodes; `k` scales every bucket rate and divides
-    /// the per-call `latency`.
-    pub async fn start(n: u32, k: f64, latency: Duration) -> anyhow::Result<Self> {
+    /// the per-call latency.
+    async fn start(opts: &Options) -> anyhow::Result<Self> {
+        let (n, k) = (opts.nodes, opts.time_scale);
         if n > MAX_NODES {
-            bail!(
-                "{n} nodes: EC2 allows at most 1,000 routes per route table (the quota's maximum); \
-                 with the local and the default route that is {MAX_NODES} nodes"
-            );
+            bail!("{n} nodes: the bench simulates at most {MAX_NODES}");
         }
         let nodes: Vec<SimNode> = (0..n).map(sim_node).collect();
         // A user with more nodes than the default quota raises it (up to EC2's maximum); the
-        // bench does the same.
+        // bench does the same, and past EC2's maximum only on the mock (a stress test).
         let route_limit = (nodes.len() + 2).max(50);
         let mut w = World::new();
         w.add_vpc(VPC, VPC_CIDR)?;
@@ -124,7 +159,8 @@ impl SimCluster {
             .route_limit(route_limit)
             .throttle(scaled_throttle(k))
             .faults(
-                Faults::none().all(FaultSpec::new().latency(latency.div_f64(k), Duration::ZERO)),
+                Faults::none()
+                    .all(FaultSpec::new().latency(opts.latency.div_f64(k), Duration::ZERO)),
             )
             .start()
             .await
@@ -132,14 +168,14 @@ impl SimCluster {
         let kube = FakeKube::start()
             .await
             .context("starting the fake Kubernetes API")?;
-        let cluster = Self {
+        let mut cluster = Self {
             ec2,
             kube,
             nodes: Vec::new(),
             route_limit,
+            k,
             next: n,
         };
-        let mut cluster = cluster;
         for node in nodes {
             cluster.add_node_object(&node)?;
             cluster.nodes.push(node);
@@ -147,27 +183,15 @@ impl SimCluster {
         Ok(cluster)
     }
 
-    fn add_node_object(&self, n: &SimNode) -> anyhow::Result<()> {
-        let ip = self
-            .ec2
-            .world()
-            .read(|w| w.instance(&n.instance).and_then(|i| i.private_ip))
-            .map_or_else(|| "10.0.0.1".to_string(), |ip| ip.to_string());
-        self.kube
-            .add_node(
-                node(&n.name)
-                    .pod_cidr(&n.pod_cidr)
-                    .provider_id(&format!("aws:///{}/{}", AZS[n.az], n.instance))
-                    .internal_ip(&ip)
-                    .build(),
-            )
-            .context("adding a node to the fake API")?;
-        Ok(())
+    fn kube(&self) -> &FakeKube {
+        &self.kube
     }
 
-    /// Replaces node `index` with a brand-new one (new instance, new Pod CIDR): the old Node is
-    /// deleted, the new instance launched and its Node added. Returns (old, new).
-    pub fn replace(&mut self, index: usize) -> anyhow::Result<(SimNode, SimNode)> {
+    fn nodes(&self) -> &[SimNode] {
+        &self.nodes
+    }
+
+    fn replace(&mut self, index: usize) -> anyhow::Result<(SimNode, SimNode)> {
         let fresh = sim_node(self.next);
         self.next += 1;
         self.ec2
@@ -181,8 +205,7 @@ impl SimCluster {
         Ok((old, fresh))
     }
 
-    /// The routes in the managed tables: (table, destination) → (instance, active?).
-    pub fn routes(&self) -> BTreeMap<(usize, String), (Option<String>, bool)> {
+    fn routes(&self) -> RouteMap {
         let mut out = BTreeMap::new();
         for t in 0..AZS.len() {
             for r in self.ec2.world().routes(&table_id(t)).unwrap_or_default() {
@@ -195,58 +218,92 @@ impl SimCluster {
         out
     }
 
-    /// How many of the wanted routes are active and point at the right instance.
-    pub fn converged(&self) -> usize {
-        let have = self.routes();
-        self.nodes
-            .iter()
-            .flat_map(|n| (0..AZS.len()).map(move |t| (n, t)))
-            .filter(|(n, t)| route_ok(&have, *t, n))
-            .count()
+    fn route_count(&self) -> usize {
+        // A table holds one route per destination, so the map merges nothing.
+        self.routes().len()
     }
 
-    pub fn wanted(&self) -> usize {
-        self.nodes.len() * AZS.len()
+    fn foreign(&self) -> Vec<(usize, String)> {
+        (0..AZS.len())
+            .flat_map(|t| [(t, VPC_CIDR.to_string()), (t, "0.0.0.0/0".to_string())])
+            .collect()
     }
 
-    /// Checks every table holds exactly the VPC's local route, the foreign default route plus one active route per
-    /// current node to its instance: nothing missing, wrong, stale or extra.
-    pub fn verify_exact(&self) -> anyhow::Result<()> {
-        let have = self.routes();
-        let mut want: BTreeSet<(usize, String)> = BTreeSet::new();
-        for t in 0..AZS.len() {
-            want.insert((t, VPC_CIDR.into()));
-            want.insert((t, "0.0.0.0/0".into()));
-            for n in &self.nodes {
-                if !route_ok(&have, t, n) {
-                    bail!(
-                        "{}: route {} for {} missing or wrong",
-                        table_id(t),
-                        n.pod_cidr,
-                        n.name
-                    );
-                }
-                want.insert((t, n.pod_cidr.clone()));
+    fn calls(&self) -> Vec<BenchCall> {
+        self.ec2
+            .calls()
+            .all()
+            .into_iter()
+            .map(|c| BenchCall {
+                throttled: c.outcome.code() == Some("RequestLimitExceeded"),
+                action: c.action,
+                mutating: c.mutating,
+            })
+            .collect()
+    }
+
+    fn budget_violations(&self) -> usize {
+        self.ec2
+            .calls()
+            .budget_violations(&scaled_throttle(self.k))
+            .len()
+    }
+
+    fn lower_bound(&self) -> Duration {
+        let need = BTreeMap::from([
+            (Action::CreateRoute, self.wanted()),
+            (Action::ModifyNetworkInterfaceAttribute, self.nodes.len()),
+        ]);
+        lower_bound(&need, self.k)
+    }
+
+    async fn provider(&self, which: Impl) -> anyhow::Result<Arc<CloudProvider>> {
+        let mut cfg = mock_aws_config(CLUSTER, &self.ec2, self.route_limit);
+        cfg.beyond_ec2_max = self.route_limit > 1000;
+        match which {
+            Impl::Routeplane => cfg.budget = scaled_budget(self.k),
+            Impl::RouteControllerModel => {
+                cfg.budget = ApiBudget::unlimited();
+                cfg.retry = RetryPolicy::none();
             }
         }
-        let extra: Vec<_> = have.keys().filter(|k| !want.contains(*k)).collect();
-        if !extra.is_empty() {
-            bail!("{} unexpected routes, e.g. {:?}", extra.len(), extra[0]);
-        }
-        if want.len() != have.len() {
-            bail!("{} routes wanted, {} present", want.len(), have.len());
-        }
-        Ok(())
+        let aws = AwsProvider::new(cfg)
+            .await
+            .context("setting up the AWS provider")?;
+        Ok(Arc::new(CloudProvider::Aws(aws)))
     }
-}
 
-fn route_ok(
-    have: &BTreeMap<(usize, String), (Option<String>, bool)>,
-    t: usize,
-    n: &SimNode,
-) -> bool {
-    have.get(&(t, n.pod_cidr.clone()))
-        .is_some_and(|(inst, active)| *active && inst.as_deref() == Some(n.instance.as_str()))
+    fn model_strategy(&self) -> ModelStrategy {
+        ModelStrategy {
+            reread_before_create: true,
+            ensure_forwarding: true,
+        }
+    }
+
+    fn controller_args(&self, opts: &Options) -> anyhow::Result<ControllerFlags> {
+        if self.route_limit > 1000 {
+            bail!(
+                "--process on AWS needs at most {EC2_MAX_NODES} nodes: the controller binary \
+                 keeps EC2's 1,000-routes-per-table maximum (use --cloud gce for larger N)"
+            );
+        }
+        let k = opts.time_scale;
+        let args = vec![
+            format!("--aws-endpoint-url={}", self.ec2.endpoint_url()),
+            "--aws-region=us-east-1".into(),
+            format!("--route-limit={}", self.route_limit),
+            format!("--aws-describe-budget=100/{}", 20.0 * k),
+            format!("--aws-mutate-budget=50/{}", 5.0 * k),
+        ];
+        let env = [
+            ("AWS_ACCESS_KEY_ID", "AKIDBENCH"),
+            ("AWS_SECRET_ACCESS_KEY", "bench"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .to_vec();
+        Ok(ControllerFlags { args, env })
+    }
 }
 
 fn add_instance(w: &mut World, n: &SimNode) -> anyhow::Result<()> {

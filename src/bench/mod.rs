@@ -9,7 +9,9 @@
 //! resync/pass period by K, so a 5,000-node run fits in minutes. Efficiency (bound / measured)
 //! does not depend on K while the client is not CPU-bound; compare runs at two scales to check.
 
+pub mod cloud;
 pub mod cluster;
+pub mod gce;
 pub mod model;
 pub mod process;
 pub mod report;

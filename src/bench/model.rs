@@ -1,20 +1,26 @@
 //! A MODEL of the Kubernetes route controller's strategy (k8s.io/cloud-provider
 //! `controllers/route`), for side-by-side comparison only — not routeplane code. What it keeps:
-//! a full pass every sync period (10 s), a re-read of the route table before every create,
-//! 2 mutating calls per new node (the route and the source/dest check), at most 200 creates in
-//! flight, no client-side budget, and no retry inside a pass: whatever failed (including
-//! `RequestLimitExceeded`) waits for the next pass. It drives the same AWS provider over the
-//! same HTTP mock; unlike the original it writes all 3 tables (the original handles one).
+//! a full pass every sync period (10 s) that lists the routes, at most 200 nodes' creates in
+//! flight, and no retry inside a pass: whatever failed (including a rate-limit refusal) waits
+//! for the next pass. It drives the same provider over the same HTTP mock as routeplane.
+//! - AWS: a re-read of the route table before every create, 2 mutating calls per new node
+//!   (the route and the source/dest check), no client-side budget; unlike the original it
+//!   writes all 3 tables (the original handles one).
+//! - GCE: per missing node one `routes.insert`, then it waits for the operation while holding
+//!   its slot; only the operation polls are rate-limited (the GCE cloud provider's 5/s limiter,
+//!   a poll a second) — the provider is configured so in `super::gce`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Node;
-use routeplane_aws::AwsProvider;
 use routeplane_core::model::{DesiredRoute, RouteState, RouteTarget};
 use routeplane_core::{InstanceRef, RouteProvider, parse_provider_id};
 use tokio_util::sync::CancellationToken;
+
+use super::cloud::ModelStrategy;
+use crate::cli::provider::CloudProvider;
 
 /// Creates in flight at once, as in the route controller.
 const MAX_CONCURRENT: usize = 200;
@@ -27,7 +33,8 @@ pub struct RunningModel {
 
 impl RunningModel {
     pub fn start(
-        provider: Arc<AwsProvider>,
+        provider: Arc<CloudProvider>,
+        strategy: ModelStrategy,
         kube_url: &str,
         period: Duration,
     ) -> anyhow::Result<Self> {
@@ -44,7 +51,7 @@ impl RunningModel {
                 }
                 tokio::select! {
                     () = token.cancelled() => return,
-                    () = pass(&provider, &client) => {}
+                    () = pass(&provider, strategy, &client) => {}
                 }
             }
         });
@@ -65,7 +72,7 @@ struct ModelNode {
 }
 
 /// One reconcile pass; every error is dropped (the next pass retries).
-async fn pass(provider: &AwsProvider, client: &kube::Client) {
+async fn pass(provider: &CloudProvider, strategy: ModelStrategy, client: &kube::Client) {
     let api: kube::Api<Node> = kube::Api::all(client.clone());
     let Ok(list) = api.list(&Default::default()).await else {
         return;
@@ -128,14 +135,27 @@ async fn pass(provider: &AwsProvider, client: &kube::Client) {
     futures::stream::iter(missing)
         .for_each_concurrent(MAX_CONCURRENT, |(n, want)| {
             let refs = &refs;
+            let snapshot = &snapshot;
             async move {
-                if provider.ensure_forwarding(&n.instance).await.is_err() {
+                if strategy.ensure_forwarding
+                    && provider.ensure_forwarding(&n.instance).await.is_err()
+                {
                     return;
                 }
                 for route in want {
-                    // The route controller re-reads the table before every create.
-                    let Ok(now) = provider.list_routes(refs).await else {
-                        return;
+                    // The AWS route controller re-reads the table before every create; GCE's
+                    // goes by the pass's list.
+                    let reread;
+                    let now = if strategy.reread_before_create {
+                        match provider.list_routes(refs).await {
+                            Ok(fresh) => {
+                                reread = fresh;
+                                &reread
+                            }
+                            Err(_) => return,
+                        }
+                    } else {
+                        snapshot
                     };
                     let existing = now
                         .routes

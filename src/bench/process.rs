@@ -1,6 +1,6 @@
 //! The controller as a separate process, for figures that must not include the bench's own
-//! mocks: the real `routeplane controller` binary (next to the current executable) against the
-//! mock EC2 and fake API served from the bench process. Peak RSS is `VmHWM` from
+//! mocks: the real `routeplane controller` binary (the current executable) against the mock
+//! cloud (EC2 or GCE) and fake API served from the bench process. Peak RSS is `VmHWM` from
 //! `/proc/<pid>/status`; CPU time is utime + stime from `/proc/<pid>/stat`.
 
 use std::path::PathBuf;
@@ -10,13 +10,17 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde::Serialize;
 
-use super::cluster::{CLUSTER, CLUSTER_CIDR, SimCluster};
+use super::cloud::BenchCloud;
+use super::cluster::{CLUSTER, CLUSTER_CIDR};
+use super::scenario::Options;
 
 /// Linux's USER_HZ: the unit of the CPU times in `/proc/<pid>/stat` on every mainstream arch.
 const CLOCK_TICKS_PER_SEC: f64 = 100.0;
 
 #[derive(Debug, Serialize)]
 pub struct ProcessFigures {
+    /// `debug` or `release`: the binary measured is the one running the bench.
+    pub build: &'static str,
     pub converge_seconds: f64,
     /// VmHWM after convergence and the steady periods, MiB.
     pub peak_rss_mib: f64,
@@ -34,19 +38,16 @@ impl Drop for Controller {
     }
 }
 
-/// Runs the controller binary against a fresh cluster of `n` nodes until converged, then for
-/// `periods` resync periods, and reads its memory and CPU.
-pub async fn measure(
-    n: u32,
-    k: f64,
-    latency: Duration,
-    periods: u32,
-) -> anyhow::Result<ProcessFigures> {
-    let sim = SimCluster::start(n, k, latency).await?;
+/// Runs the controller binary against a fresh cluster of `opts.nodes` nodes until converged,
+/// then for the steady periods (at least one), and reads its memory and CPU.
+pub async fn measure<C: BenchCloud>(opts: &Options) -> anyhow::Result<ProcessFigures> {
+    let (k, periods) = (opts.time_scale, opts.steady_periods.max(1));
+    let sim = C::start(opts).await?;
+    let flags = sim.controller_args(opts)?;
     let dir = std::env::temp_dir().join(format!("routeplane-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let kubeconfig = dir.join("kubeconfig");
-    sim.kube
+    sim.kube()
         .write_kubeconfig(&kubeconfig)
         .context("writing the kubeconfig")?;
     let exe: PathBuf = std::env::current_exe().context("locating the routeplane binary")?;
@@ -56,17 +57,12 @@ pub async fn measure(
         .arg(format!("--kubeconfig={}", kubeconfig.display()))
         .arg(format!("--cluster-name={CLUSTER}"))
         .arg(format!("--cluster-cidr={CLUSTER_CIDR}"))
-        .arg(format!("--aws-endpoint-url={}", sim.ec2.endpoint_url()))
-        .arg("--aws-region=us-east-1")
-        .arg(format!("--route-limit={}", sim.route_limit))
-        .arg(format!("--aws-describe-budget=100/{}", 20.0 * k))
-        .arg(format!("--aws-mutate-budget=50/{}", 5.0 * k))
+        .args(&flags.args)
         .arg("--leader-elect=false")
         .arg("--metrics-addr=127.0.0.1:0")
         .arg(format!("--resync-period={}ms", period.as_millis().max(1)))
-        .env("AWS_ACCESS_KEY_ID", "AKIDBENCH")
-        .env("AWS_SECRET_ACCESS_KEY", "bench")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(flags.env)
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
         .env("ROUTEPLANE_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -94,6 +90,11 @@ pub async fn measure(
     drop(proc);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(ProcessFigures {
+        build: if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
         converge_seconds: converge.as_secs_f64(),
         peak_rss_mib: hwm as f64 / 1024.0,
         steady_cpu_seconds: cpu,

@@ -5,17 +5,23 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
-use routeplane_mocks::ec2::Call;
 use serde::Serialize;
 
-use super::scenario::{Impl, Options, count_by_action};
+use super::cloud::BenchCall;
+use super::scenario::{Impl, Options, caveat, count_by_action};
+use crate::cli::common::CloudArg;
 
 #[derive(Debug, Serialize)]
 pub struct Report {
+    pub cloud: &'static str,
     pub nodes: u32,
     pub tables: usize,
     pub time_scale: f64,
     pub latency_ms: f64,
+    /// GCE: how long each route operation took at the mock before scaling (0 on AWS).
+    pub op_delay_ms: f64,
+    /// Set when no real cloud could do what was measured (AWS past 1,000 routes per table).
+    pub caveat: Option<String>,
     pub implementations: Vec<ImplReport>,
     /// routeplane's controller binary as its own process (`--process`).
     pub controller_process: Option<super::process::ProcessFigures>,
@@ -53,7 +59,7 @@ pub struct CallSplit {
 }
 
 impl CallSplit {
-    pub fn of(calls: &[Call], nodes: usize) -> Self {
+    pub fn of(calls: &[BenchCall], nodes: usize) -> Self {
         let mutating = calls.iter().filter(|c| c.mutating).count();
         let reads = calls.len() - mutating;
         let per = |n: usize| n as f64 / nodes.max(1) as f64;
@@ -76,7 +82,7 @@ pub struct Steady {
 }
 
 impl Steady {
-    pub fn of(window: &[Call], periods: u32) -> Self {
+    pub fn of(window: &[BenchCall], periods: u32) -> Self {
         Self {
             periods,
             by_action: count_by_action(window),
@@ -113,14 +119,23 @@ pub fn percentile(v: &mut [f64], q: f64) -> f64 {
 impl Report {
     pub fn new(
         opts: &Options,
+        tables: usize,
         implementations: Vec<ImplReport>,
         controller_process: Option<super::process::ProcessFigures>,
     ) -> Self {
+        let gce = opts.cloud == CloudArg::Gce;
         Self {
+            cloud: if gce { "gce" } else { "aws" },
             nodes: opts.nodes,
-            tables: super::cluster::AZS.len(),
+            tables,
             time_scale: opts.time_scale,
             latency_ms: opts.latency.as_secs_f64() * 1000.0,
+            op_delay_ms: if gce {
+                opts.op_delay.as_secs_f64() * 1000.0
+            } else {
+                0.0
+            },
+            caveat: caveat(opts),
             implementations,
             controller_process,
         }
@@ -157,7 +172,7 @@ impl Report {
         t.add_row(row("reads / node", &|i| {
             format!("{:.2}", i.cold_start.calls.reads_per_node)
         }));
-        t.add_row(row("RequestLimitExceeded", &|i| {
+        t.add_row(row("refused by the rate limit", &|i| {
             i.cold_start.request_limit_exceeded.to_string()
         }));
         t.add_row(row("steady: calls / period", &|i| {
@@ -187,12 +202,21 @@ impl Report {
             t.add_row(vec![
                 "controller process: peak RSS / steady CPU".to_string(),
                 format!(
-                    "{:.1} MiB / {:.2} s over {} periods",
-                    p.peak_rss_mib, p.steady_cpu_seconds, p.steady_periods
+                    "{:.1} MiB / {:.2} s over {} periods ({} build)",
+                    p.peak_rss_mib, p.steady_cpu_seconds, p.steady_periods, p.build
                 ),
             ]);
         }
         t
+    }
+
+    /// The limits in force, for the plot's title.
+    fn limits(&self) -> String {
+        if self.cloud == "gce" {
+            format!("Compute rate quotas, operations {} ms", self.op_delay_ms)
+        } else {
+            "EC2 buckets".into()
+        }
     }
 
     /// Convergence over time (routes converged against seconds), one line per implementation,
@@ -221,9 +245,24 @@ impl Report {
         let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
         let _ = writeln!(
             s,
-            r#"<text x="{pad}" y="24" font-size="14">Cold start: {} nodes × {} tables, EC2 buckets, {} ms/call, time scale {}</text>"#,
-            self.nodes, self.tables, self.latency_ms, self.time_scale
+            r#"<text x="{pad}" y="24" font-size="14">Cold start: {} nodes × {} {}, {}, {} ms/call, time scale {}</text>"#,
+            self.nodes,
+            self.tables,
+            if self.cloud == "gce" {
+                "network"
+            } else {
+                "tables"
+            },
+            self.limits(),
+            self.latency_ms,
+            self.time_scale
         );
+        if self.caveat.is_some() {
+            let _ = writeln!(
+                s,
+                r##"<text x="{pad}" y="40" fill="#d62728">Stress test: real EC2 stops at 1,000 routes per table.</text>"##
+            );
+        }
         let _ = writeln!(
             s,
             r#"<line x1="{pad}" y1="{}" x2="{}" y2="{}" stroke="black"/><line x1="{pad}" y1="{pad}" x2="{pad}" y2="{}" stroke="black"/>"#,
@@ -277,7 +316,7 @@ impl Report {
             );
             let _ = writeln!(
                 s,
-                r#"<text x="{}" y="{}" fill="{c}">{:?}: {:.2} s, efficiency {:.3} (dashed: bucket bound)</text>"#,
+                r#"<text x="{}" y="{}" fill="{c}">{:?}: {:.2} s, efficiency {:.3} (dashed: rate-limit bound)</text>"#,
                 pad + 10.0,
                 pad + 16.0 * (n as f64 + 1.0),
                 imp.implementation,

@@ -1,21 +1,20 @@
-//! The scenarios, run once per implementation on a fresh mock with the same configuration.
+//! The scenarios, run once per implementation on a fresh mock with the same configuration, on
+//! either cloud through [`BenchCloud`].
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use routeplane_aws::{Action, AwsProvider};
 use routeplane_core::controller::ControllerConfig;
-use routeplane_core::retry::RetryPolicy;
-use routeplane_core::{Cloud, ClusterSpec, Mode};
-use routeplane_mocks::ec2::Call;
+use routeplane_core::{ClusterSpec, Mode};
 
-use super::cluster::{
-    AZS, CLUSTER, CLUSTER_CIDR, SimCluster, lower_bound, scaled_budget, scaled_throttle,
-};
+use super::cloud::{BenchCall, BenchCloud};
+use super::cluster::{CLUSTER, CLUSTER_CIDR, EC2_MAX_NODES, SimCluster};
+use super::gce::GceSim;
 use super::model::RunningModel;
 use super::report::{CallSplit, Churn, ColdStart, ImplReport, Report, Steady, percentile};
-use crate::cli::sim::{RunningController, mock_aws_config};
+use crate::cli::common::CloudArg;
+use crate::cli::sim::RunningController;
 
 /// Which strategy drives the provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -30,9 +29,12 @@ pub enum Impl {
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct Options {
+    pub cloud: CloudArg,
     pub nodes: u32,
     pub time_scale: f64,
     pub latency: Duration,
+    /// GCE: how long each route operation takes to be DONE at the mock, before scaling.
+    pub op_delay: Duration,
     pub impls: Vec<Impl>,
     /// Resync periods to watch in the steady state (0 skips it).
     pub steady_periods: u32,
@@ -61,85 +63,83 @@ impl Running {
     }
 }
 
+/// Runs every implementation, then the controller process if asked, on `opts.cloud`.
 pub async fn run(opts: &Options) -> anyhow::Result<Report> {
+    match opts.cloud {
+        CloudArg::Aws => run_on::<SimCluster>(opts).await,
+        CloudArg::Gce => run_on::<GceSim>(opts).await,
+    }
+}
+
+/// A warning for results that no real cloud could produce, if any.
+pub fn caveat(opts: &Options) -> Option<String> {
+    (opts.cloud == CloudArg::Aws && opts.nodes > EC2_MAX_NODES).then(|| {
+        format!(
+            "STRESS TEST OF THE CONTROLLER ONLY: {} nodes need {} routes per table; real EC2 \
+             stops at 1,000 routes per route table (the quota's maximum), so no AWS cluster \
+             can be routed this way. The mock's limit was raised past it.",
+            opts.nodes,
+            opts.nodes + 2
+        )
+    })
+}
+
+async fn run_on<C: BenchCloud>(opts: &Options) -> anyhow::Result<Report> {
+    if let Some(c) = caveat(opts) {
+        eprintln!("bench: {c}");
+    }
     let mut impls = Vec::new();
     for which in &opts.impls {
         eprintln!(
-            "bench: {which:?}, {} nodes, time scale {}",
-            opts.nodes, opts.time_scale
+            "bench: {which:?} on {:?}, {} nodes, time scale {}",
+            opts.cloud, opts.nodes, opts.time_scale
         );
         impls.push(
-            run_one(*which, opts)
+            run_one::<C>(*which, opts)
                 .await
                 .with_context(|| format!("{which:?}"))?,
         );
     }
     let process = if opts.process {
         eprintln!("bench: the controller as a separate process");
-        let periods = opts.steady_periods.max(1);
-        Some(super::process::measure(opts.nodes, opts.time_scale, opts.latency, periods).await?)
+        Some(super::process::measure::<C>(opts).await?)
     } else {
         None
     };
-    Ok(Report::new(opts, impls, process))
+    Ok(Report::new(opts, C::TABLES, impls, process))
 }
 
-async fn provider(
-    which: Impl,
-    sim: &SimCluster,
-    k: f64,
-) -> anyhow::Result<std::sync::Arc<AwsProvider>> {
-    let mut cfg = mock_aws_config(CLUSTER, &sim.ec2, sim.route_limit);
-    match which {
-        Impl::Routeplane => cfg.budget = scaled_budget(k),
-        Impl::RouteControllerModel => {
-            cfg.budget = routeplane_core::budget::ApiBudget::unlimited();
-            cfg.retry = RetryPolicy::none();
-        }
-    }
-    Ok(std::sync::Arc::new(
-        AwsProvider::new(cfg)
-            .await
-            .context("setting up the AWS provider")?,
-    ))
-}
-
-async fn run_one(which: Impl, opts: &Options) -> anyhow::Result<ImplReport> {
+async fn run_one<C: BenchCloud>(which: Impl, opts: &Options) -> anyhow::Result<ImplReport> {
     let k = opts.time_scale;
     let period = PERIOD.div_f64(k);
-    let mut sim = SimCluster::start(opts.nodes, k, opts.latency).await?;
-    let provider = provider(which, &sim, k).await?;
+    let mut sim = C::start(opts).await?;
+    let provider = sim.provider(which).await?;
+    let kube_url = sim.kube().url();
     let running = match which {
         Impl::Routeplane => {
-            let spec = ClusterSpec::new(
-                CLUSTER,
-                vec![CLUSTER_CIDR.parse()?],
-                Mode::Cloud,
-                Cloud::Aws,
-            )?;
+            let spec =
+                ClusterSpec::new(CLUSTER, vec![CLUSTER_CIDR.parse()?], Mode::Cloud, C::CLOUD)?;
             let mut cfg = ControllerConfig::new(spec);
             cfg.resync = period;
-            Running::Routeplane(RunningController::start(
-                provider.clone(),
-                cfg,
-                &sim.kube.url(),
-            )?)
+            Running::Routeplane(RunningController::start(provider, cfg, &kube_url)?)
         }
         Impl::RouteControllerModel => Running::Model(RunningModel::start(
-            provider.clone(),
-            &sim.kube.url(),
+            provider,
+            sim.model_strategy(),
+            &kube_url,
             period,
         )?),
     };
 
     // Cold start.
     let wanted = sim.wanted();
-    let need = BTreeMap::from([
-        (Action::CreateRoute, wanted),
-        (Action::ModifyNetworkInterfaceAttribute, sim.nodes.len()),
-    ]);
-    let bound = lower_bound(&need, k);
-    let limit = bound.mul_f64(opts.timeout_factor) + Duration::from_secs(60).div_f64(k.min(6.0));
+    let bound = sim.lower_bound();
+    // At least ten (scaled) minutes: on GCE below one quota's worth of writes the bound is
+    // only one call and one operation.
+    let limit = bound
+        .mul_f64(opts.timeout_factor)
+        .max(Duration::from_secs(600).div_f64(k))
+        + Duration::from_secs(60).div_f64(k.min(6.0));
     let start = Instant::now();
     let mut series = Vec::new();
     loop {
@@ -155,29 +155,28 @@ async fn run_one(which: Impl, opts: &Options) -> anyhow::Result<ImplReport> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let converge = start.elapsed();
-    let calls = sim.ec2.calls().all();
-    let throttled = calls
-        .iter()
-        .filter(|c| c.outcome.code() == Some("RequestLimitExceeded"))
-        .count();
-    let violations = sim.ec2.calls().budget_violations(&scaled_throttle(k)).len();
+    let calls = sim.calls();
+    let violations = sim.budget_violations();
     sim.verify_exact().context("after cold start")?;
     let cold = ColdStart {
         routes: wanted,
         seconds: converge.as_secs_f64(),
         lower_bound_seconds: bound.as_secs_f64(),
         efficiency: bound.as_secs_f64() / converge.as_secs_f64(),
-        calls: CallSplit::of(&calls, sim.nodes.len()),
-        request_limit_exceeded: throttled,
+        calls: CallSplit::of(&calls, sim.nodes().len()),
+        request_limit_exceeded: calls.iter().filter(|c| c.throttled).count(),
         budget_violations: violations,
         series,
     };
 
     // Steady state.
     let steady = if opts.steady_periods > 0 {
-        let before = sim.ec2.calls().len();
+        // One period to settle first: the last operations' final polls (GCE) and writes still
+        // in flight at convergence belong to the cold start.
+        tokio::time::sleep(period).await;
+        let before = sim.calls().len();
         tokio::time::sleep(period * opts.steady_periods).await;
-        let all = sim.ec2.calls().all();
+        let all = sim.calls();
         let window = &all[before.min(all.len())..];
         sim.verify_exact().context("after the steady state")?;
         Some(Steady::of(window, opts.steady_periods))
@@ -209,8 +208,8 @@ struct Pending {
     added: bool,
 }
 
-async fn churn(sim: &mut SimCluster, k: f64, minutes: u32) -> anyhow::Result<Churn> {
-    let per_minute = (sim.nodes.len() / 20).max(1);
+async fn churn<C: BenchCloud>(sim: &mut C, k: f64, minutes: u32) -> anyhow::Result<Churn> {
+    let per_minute = (sim.nodes().len() / 20).max(1);
     let total = per_minute * minutes as usize;
     let gap = Duration::from_secs(60).div_f64(k) / u32::try_from(per_minute).unwrap_or(u32::MAX);
     let mut pending: Vec<Pending> = Vec::new();
@@ -221,7 +220,7 @@ async fn churn(sim: &mut SimCluster, k: f64, minutes: u32) -> anyhow::Result<Chu
     let start = Instant::now();
     while fired < total || !pending.is_empty() {
         if fired < total && Instant::now() >= next_event {
-            let index = (fired * 7919) % sim.nodes.len();
+            let index = (fired * 7919) % sim.nodes().len();
             let (old, new) = sim.replace(index)?;
             let now = Instant::now();
             pending.push(Pending {
@@ -241,7 +240,7 @@ async fn churn(sim: &mut SimCluster, k: f64, minutes: u32) -> anyhow::Result<Chu
         }
         let routes = sim.routes();
         pending.retain(|p| {
-            let ok = (0..AZS.len()).all(|t| match routes.get(&(t, p.cidr.clone())) {
+            let ok = (0..C::TABLES).all(|t| match routes.get(&(t, p.cidr.clone())) {
                 Some((inst, active)) => p.added && *active && inst.as_deref() == Some(&p.instance),
                 None => !p.added,
             });
@@ -281,7 +280,7 @@ async fn churn(sim: &mut SimCluster, k: f64, minutes: u32) -> anyhow::Result<Chu
     })
 }
 
-pub(super) fn count_by_action(calls: &[Call]) -> BTreeMap<String, usize> {
+pub(super) fn count_by_action(calls: &[BenchCall]) -> BTreeMap<String, usize> {
     let mut m = BTreeMap::new();
     for c in calls {
         *m.entry(c.action.clone()).or_insert(0) += 1;

@@ -6,23 +6,31 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use super::common::parse_duration;
+use super::common::{CloudArg, parse_duration};
 use crate::bench::{Impl, Options};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Nodes (and instances) to simulate; each gets a route in each of 3 tables. At most 998:
-    /// EC2 allows 1,000 routes per table, the local and the default route included.
-    #[arg(long, default_value_t = 998, value_parser = clap::value_parser!(u32).range(1..=998))]
+    /// Cloud to simulate: the mock EC2 (3 AZ route tables) or the mock GCE (one network).
+    #[arg(long, value_enum, default_value = "aws")]
+    pub cloud: CloudArg,
+    /// Nodes (and instances) to simulate; each gets a route in every table (AWS: 3, GCE: the
+    /// network). The mock's route limit is raised to fit. On AWS, more than 998 is a STRESS
+    /// TEST OF THE CONTROLLER ONLY: real EC2 stops at 1,000 routes per route table (local and
+    /// default route included), so no real AWS cluster can be routed this way.
+    #[arg(long, default_value_t = 998, value_parser = clap::value_parser!(u32).range(1..=15_000))]
     pub nodes: u32,
-    /// Multiply every EC2 bucket's refill rate by K and divide the mock's latency and the
-    /// resync period by K (1 = EC2's real rates). Efficiency is scale-invariant only while the
-    /// client is not CPU-bound.
+    /// Multiply every bucket's refill rate by K (GCE: divide the quota minute by K) and divide
+    /// the mock's latency, operation time and the resync period by K (1 = the cloud's real
+    /// rates). Efficiency is scale-invariant only while the client is not CPU-bound.
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
-    /// Latency of every EC2 call at the mock before scaling.
+    /// Latency of every call at the mock before scaling.
     #[arg(long, default_value = "50ms", value_parser = parse_duration)]
     pub latency: Duration,
+    /// GCE only: how long each route operation takes to be DONE at the mock, before scaling.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub op_delay: Duration,
     /// Implementations to run, one after the other on identical fresh mocks.
     #[arg(
         long = "impl",
@@ -57,9 +65,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         );
     }
     let opts = Options {
+        cloud: args.cloud,
         nodes: args.nodes,
         time_scale: args.time_scale,
         latency: args.latency,
+        op_delay: args.op_delay,
         impls: args.impls,
         steady_periods: args.steady_periods,
         churn_minutes: args.churn_minutes,
@@ -77,6 +87,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     write("bench.json", &serde_json::to_string_pretty(&report)?)?;
     write("bench.txt", &format!("{table}\n"))?;
     write("convergence.svg", &report.svg())?;
+    if let Some(c) = &report.caveat {
+        println!("{c}");
+    }
     println!("{table}");
     println!("results in {}", args.out.display());
     Ok(())

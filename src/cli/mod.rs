@@ -4,13 +4,13 @@
 
 pub(crate) mod agent;
 mod bench;
-mod common;
+pub(crate) mod common;
 mod controller;
 mod demo;
 mod kube_client;
 mod lab;
 mod plan;
-mod provider;
+pub(crate) mod provider;
 pub(crate) mod sim;
 mod status;
 mod telemetry;

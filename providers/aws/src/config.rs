@@ -64,6 +64,9 @@ pub struct AwsConfig {
     pub call_timeout: Duration,
     /// Fixed credentials instead of the chain (mock and demo only).
     pub credentials: Option<StaticCredentials>,
+    /// Accept a `route_limit` above EC2's hard maximum of 1,000: only for a mock whose limit was
+    /// raised past it (`routeplane bench` stress-testing the controller). Real EC2 stops at 1,000.
+    pub beyond_ec2_max: bool,
 }
 
 impl AwsConfig {
@@ -80,6 +83,7 @@ impl AwsConfig {
             retry: RetryPolicy::default(),
             call_timeout: Duration::from_secs(10),
             credentials: None,
+            beyond_ec2_max: false,
         }
     }
 
@@ -111,7 +115,7 @@ impl AwsConfig {
         {
             return Err(AwsError::BadVpcId(vpc.clone()));
         }
-        if !(1..=1000).contains(&self.route_limit) {
+        if self.route_limit == 0 || (self.route_limit > 1000 && !self.beyond_ec2_max) {
             return Err(AwsError::BadRouteLimit(self.route_limit));
         }
         Ok(())
