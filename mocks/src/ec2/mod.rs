@@ -21,7 +21,6 @@ pub mod world;
 pub mod xml;
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -29,11 +28,10 @@ use axum::body::Body;
 use http::header::{CONTENT_TYPE, SERVER};
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use parking_lot::Mutex;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::common::server::Running;
+use crate::common::mock::{Cloud, Mock, MockBuilder};
 
 pub use error::{ApiError, Error};
 pub use faults::{FaultSpec, Faults};
@@ -44,186 +42,50 @@ pub use world::{
     RouteView, Subnet, Target, Vpc, World, WorldHandle,
 };
 
-use faults::{Fault, FaultState};
+use faults::Fault;
 use query::Params;
 use throttle::Buckets;
 
 /// Largest request body accepted; EC2 Query requests are small.
 const MAX_BODY: usize = 1 << 20;
 
-/// Configures and starts a [`MockEc2`].
+/// The mock EC2's types in the builder and server handle the mock clouds share.
+#[derive(Debug, Clone, Copy)]
+pub enum Ec2 {}
+
+impl Cloud for Ec2 {
+    const NAME: &'static str = "EC2";
+    type World = World;
+    type WorldHandle = WorldHandle;
+    type Calls = CallLog;
+    type Throttle = Throttle;
+    type Usage = Buckets;
+    type Settings = Ec2Settings;
+    type State = Ec2State;
+}
+
+/// Configures and starts a [`MockEc2`]; the setters it shares with the mock GCE are on
+/// [`MockBuilder`].
+pub type MockEc2Builder = MockBuilder<Ec2>;
+
+/// A running mock EC2. Dropping it stops the server; [`Mock::shutdown`] also waits for it.
+pub type MockEc2 = Mock<Ec2>;
+
+/// What only a [`MockEc2Builder`] sets: the region and the route limit.
 #[derive(Debug, Clone)]
-pub struct MockEc2Builder {
+pub struct Ec2Settings {
     region: String,
-    listen: SocketAddr,
-    world: World,
     route_limit: Option<usize>,
-    throttle: Throttle,
-    faults: Faults,
 }
 
-impl Default for MockEc2Builder {
-    fn default() -> Self {
-        Self {
-            region: "us-east-1".into(),
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            world: World::new(),
-            route_limit: None,
-            throttle: Throttle::ec2_defaults(),
-            faults: Faults::none(),
-        }
-    }
-}
-
-impl MockEc2Builder {
-    /// The region the mock claims to be (used in ARNs); `us-east-1` by default.
-    pub fn region(mut self, region: impl Into<String>) -> Self {
-        self.region = region.into();
-        self
-    }
-    /// Where to listen; `127.0.0.1:0` (an ephemeral port) by default.
-    pub fn listen(mut self, addr: SocketAddr) -> Self {
-        self.listen = addr;
-        self
-    }
-    /// The initial world; empty by default.
-    pub fn world(mut self, world: World) -> Self {
-        self.world = world;
-        self
-    }
-    /// Routes per table and family; overrides the world's `route_limit` (default 50).
-    pub fn route_limit(mut self, limit: usize) -> Self {
-        self.route_limit = Some(limit);
-        self
-    }
-    /// Throttling; [`Throttle::ec2_defaults`] unless set ([`Throttle::off`] disables it).
-    pub fn throttle(mut self, throttle: Throttle) -> Self {
-        self.throttle = throttle;
-        self
-    }
-    /// Fault injection; none by default.
-    pub fn faults(mut self, faults: Faults) -> Self {
-        self.faults = faults;
-        self
-    }
-
-    /// Binds the listener and starts serving in a background task.
-    ///
-    /// # Errors
-    /// [`Error::Bind`] if the address cannot be bound, [`Error::InvalidWorld`] if the world is
-    /// inconsistent.
-    pub async fn start(self) -> Result<MockEc2, Error> {
-        let mut world = self.world;
-        if let Some(limit) = self.route_limit {
-            world.route_limit = limit;
-        }
-        world.normalise()?;
-        let shared = Arc::new(Shared {
-            world: WorldHandle::new(world),
-            calls: CallLog::default(),
-            throttle: Mutex::new((self.throttle, Buckets::default())),
-            faults: Mutex::new(FaultState::new(self.faults)),
-            started: Instant::now(),
-            requests: AtomicU64::new(0),
-        });
-        let handler_shared = shared.clone();
-        let server = Running::start(self.listen, "EC2", move |req, kill| {
-            handle(handler_shared.clone(), kill, req)
-        })
-        .await
-        .map_err(|source| Error::Bind {
-            addr: self.listen.to_string(),
-            source,
-        })?;
-        Ok(MockEc2 {
-            region: self.region,
-            shared,
-            server,
-        })
-    }
-}
-
-/// A running mock EC2. Dropping it stops the server; [`MockEc2::shutdown`] also waits for it.
+/// What only a running [`MockEc2`] keeps: its region and the request ID counter.
 #[derive(Debug)]
-pub struct MockEc2 {
+pub struct Ec2State {
     region: String,
-    shared: Arc<Shared>,
-    server: Running,
-}
-
-impl MockEc2 {
-    /// A builder with EC2's defaults.
-    pub fn builder() -> MockEc2Builder {
-        MockEc2Builder::default()
-    }
-
-    /// The URL to give an SDK or the AWS CLI as its endpoint, e.g. `http://127.0.0.1:41234`.
-    pub fn endpoint_url(&self) -> String {
-        format!("http://{}", self.server.addr())
-    }
-
-    /// The bound address.
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
-    }
-
-    /// The region the mock was started for.
-    pub fn region(&self) -> &str {
-        &self.region
-    }
-
-    /// The live world, to read or edit while the server runs.
-    pub fn world(&self) -> WorldHandle {
-        self.shared.world.clone()
-    }
-
-    /// The instant the server started: [`Call::at`] and [`Call::answered`] count from it, so
-    /// tests can line calls up with other clocks (e.g. the fake API's lease history).
-    pub fn started_at(&self) -> std::time::Instant {
-        self.shared.started.into_std()
-    }
-
-    /// The call record.
-    pub fn calls(&self) -> CallLog {
-        self.shared.calls.clone()
-    }
-
-    /// The throttling in force (e.g. to replay the call record with it).
-    pub fn throttle(&self) -> Throttle {
-        self.shared.throttle.lock().0.clone()
-    }
-
-    /// Replaces the throttling; buckets start full.
-    pub fn set_throttle(&self, throttle: Throttle) {
-        *self.shared.throttle.lock() = (throttle, Buckets::default());
-    }
-
-    /// Replaces the fault plan (its RNG restarts from the plan's seed).
-    pub fn set_faults(&self, faults: Faults) {
-        *self.shared.faults.lock() = FaultState::new(faults);
-    }
-
-    /// Stops the server and waits for it.
-    ///
-    /// # Errors
-    /// [`Error::Server`] if the server task panicked.
-    pub async fn shutdown(self) -> Result<(), Error> {
-        self.server.stop().await.map_err(Error::Server)
-    }
-}
-
-/// What every connection shares.
-#[derive(Debug)]
-struct Shared {
-    world: WorldHandle,
-    calls: CallLog,
-    throttle: Mutex<(Throttle, Buckets)>,
-    faults: Mutex<FaultState>,
-    started: Instant,
     requests: AtomicU64,
 }
 
-impl Shared {
+impl Ec2State {
     /// A UUID-shaped request ID, unique per server.
     fn request_id(&self) -> String {
         let n = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
@@ -238,12 +100,77 @@ impl Shared {
     }
 }
 
+impl Default for MockEc2Builder {
+    fn default() -> Self {
+        MockBuilder::new(
+            World::new(),
+            Throttle::ec2_defaults(),
+            Ec2Settings {
+                region: "us-east-1".into(),
+                route_limit: None,
+            },
+        )
+    }
+}
+
+impl MockEc2Builder {
+    /// The region the mock claims to be (used in ARNs); `us-east-1` by default.
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.settings.region = region.into();
+        self
+    }
+    /// Routes per table and family; overrides the world's `route_limit` (default 50).
+    pub fn route_limit(mut self, limit: usize) -> Self {
+        self.settings.route_limit = Some(limit);
+        self
+    }
+
+    /// Binds the listener and starts serving in a background task.
+    ///
+    /// # Errors
+    /// [`Error::Bind`] if the address cannot be bound, [`Error::InvalidWorld`] if the world is
+    /// inconsistent.
+    pub async fn start(self) -> Result<MockEc2, Error> {
+        let mut world = self.world;
+        if let Some(limit) = self.settings.route_limit {
+            world.route_limit = limit;
+        }
+        world.normalise()?;
+        let state = Ec2State {
+            region: self.settings.region,
+            requests: AtomicU64::new(0),
+        };
+        let shared = Shared::new(
+            WorldHandle::new(world),
+            self.throttle,
+            self.faults,
+            Instant::now(),
+            state,
+        );
+        Mock::serve(self.listen, shared, handle).await
+    }
+}
+
+impl MockEc2 {
+    /// A builder with EC2's defaults.
+    pub fn builder() -> MockEc2Builder {
+        MockEc2Builder::default()
+    }
+
+    /// The region the mock was started for.
+    pub fn region(&self) -> &str {
+        &self.shared.state.region
+    }
+}
+
+type Shared = crate::common::mock::Shared<Ec2>;
+
 async fn handle(
     shared: Arc<Shared>,
     kill: CancellationToken,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    let request_id = shared.request_id();
+    let request_id = shared.state.request_id();
     let at = shared.started.elapsed();
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(Body::new(body), MAX_BODY).await {
@@ -290,10 +217,7 @@ async fn handle(
         ));
     }
 
-    let (delay, fault) = shared.faults.lock().decide(&action);
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
+    let fault = shared.injected(&action).await;
     call.fault = fault.map(Fault::name);
     call.answered = shared.started.elapsed();
     let result = match fault {

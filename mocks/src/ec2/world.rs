@@ -15,6 +15,7 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::error::Error;
+use crate::common::world_file::{self, WorldFile};
 
 /// EC2's default quota of non-propagated routes per route table, per address family, as
 /// routeplane assumes it (AWS raised its default to 500 in 2025; up to 1000 on request).
@@ -333,6 +334,12 @@ pub(crate) fn derived_id(prefix: &str, parts: &[&str]) -> String {
     format!("{prefix}-{h:017x}")
 }
 
+impl WorldFile for World {
+    fn check(&mut self) -> Result<(), Error> {
+        self.normalise()
+    }
+}
+
 impl World {
     /// An empty world with EC2's defaults.
     pub fn new() -> Self {
@@ -341,19 +348,12 @@ impl World {
 
     /// Parses a world from YAML or JSON (JSON is YAML) and checks it; see `docs/mocks.md`.
     pub fn from_yaml(text: &str) -> Result<Self, Error> {
-        let mut w: World = serde_yaml::from_str(text).map_err(Error::ParseWorld)?;
-        w.normalise()?;
-        Ok(w)
+        world_file::parse(text)
     }
 
     /// Reads a world file (`.yaml`, `.yml` or `.json`).
     pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self, Error> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadWorld {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::from_yaml(&text)
+        world_file::load(path.as_ref())
     }
 
     /// A small world for the binary's default: one VPC, three subnets in three AZs, a table per

@@ -30,7 +30,6 @@ pub mod world;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -39,12 +38,11 @@ use axum::body::Body;
 use http::header::{CONTENT_TYPE, SERVER};
 use http::{HeaderValue, Request, Response, StatusCode};
 use hyper::body::Incoming;
-use parking_lot::Mutex;
 use serde_json::Value;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::common::server::Running;
+use crate::common::mock::{Cloud, Mock, MockBuilder};
 
 pub use crate::common::faults::{FaultSpec, Faults};
 pub use error::{ApiError, Error};
@@ -54,82 +52,88 @@ pub use state::GceWorldHandle;
 pub use throttle::Throttle;
 pub use world::{GceWorld, Instance, Network, NetworkInterface, NextHop, Route};
 
-use crate::common::faults::{Fault, FaultState};
+use crate::common::faults::Fault;
 use throttle::Windows;
 
 /// Largest request body accepted; Compute requests are small.
 const MAX_BODY: usize = 1 << 20;
 
-/// Configures and starts a [`MockGce`].
+/// The mock GCE's types in the builder and server handle the mock clouds share.
+#[derive(Debug, Clone, Copy)]
+pub enum Gce {}
+
+impl Cloud for Gce {
+    const NAME: &'static str = "GCE";
+    type World = GceWorld;
+    type WorldHandle = GceWorldHandle;
+    type Calls = CallLog;
+    type Throttle = Throttle;
+    type Usage = Windows;
+    type Settings = GceSettings;
+    type State = GceState;
+}
+
+/// Configures and starts a [`MockGce`]; the setters it shares with the mock EC2 are on
+/// [`MockBuilder`].
+pub type MockGceBuilder = MockBuilder<Gce>;
+
+/// A running mock GCE. Dropping it stops the server; [`Mock::shutdown`] also waits for it.
+pub type MockGce = Mock<Gce>;
+
+/// What only a [`MockGceBuilder`] sets: the project, the operation delay, the route quota and
+/// the form of injected throttles.
 #[derive(Debug, Clone)]
-pub struct MockGceBuilder {
+pub struct GceSettings {
     project: Option<String>,
-    listen: SocketAddr,
-    world: GceWorld,
     op_delay: Duration,
     route_quota: Option<usize>,
-    throttle: Throttle,
-    faults: Faults,
     throttle_both_forms: bool,
+}
+
+/// What only a running [`MockGce`] keeps: how injected throttles answer.
+#[derive(Debug)]
+pub struct GceState {
+    throttle_both_forms: bool,
+    throttles_injected: AtomicU64,
 }
 
 impl Default for MockGceBuilder {
     fn default() -> Self {
-        Self {
-            project: None,
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            world: GceWorld::new(),
-            op_delay: Duration::ZERO,
-            route_quota: None,
-            throttle: Throttle::gce_defaults(),
-            faults: Faults::none(),
-            throttle_both_forms: false,
-        }
+        MockBuilder::new(
+            GceWorld::new(),
+            Throttle::gce_defaults(),
+            GceSettings {
+                project: None,
+                op_delay: Duration::ZERO,
+                route_quota: None,
+                throttle_both_forms: false,
+            },
+        )
     }
 }
 
 impl MockGceBuilder {
     /// The project id the mock serves; overrides the world's (default `demo-project`).
     pub fn project(mut self, project: impl Into<String>) -> Self {
-        self.project = Some(project.into());
-        self
-    }
-    /// Where to listen; `127.0.0.1:0` (an ephemeral port) by default.
-    pub fn listen(mut self, addr: SocketAddr) -> Self {
-        self.listen = addr;
-        self
-    }
-    /// The initial world; empty by default.
-    pub fn world(mut self, world: GceWorld) -> Self {
-        self.world = world;
+        self.settings.project = Some(project.into());
         self
     }
     /// How long an operation takes from insert/delete to DONE (RUNNING after half of it);
     /// zero (the default) answers DONE at once.
     pub fn op_delay(mut self, delay: Duration) -> Self {
-        self.op_delay = delay;
+        self.settings.op_delay = delay;
         self
     }
     /// Routes per network; overrides the world's `route_quota` (default 250).
     pub fn route_quota(mut self, quota: usize) -> Self {
-        self.route_quota = Some(quota);
-        self
-    }
-    /// Rate quotas; [`Throttle::gce_defaults`] unless set ([`Throttle::off`] disables them).
-    pub fn throttle(mut self, throttle: Throttle) -> Self {
-        self.throttle = throttle;
-        self
-    }
-    /// Fault injection, keyed by API method (`compute.routes.insert`); none by default.
-    pub fn faults(mut self, faults: Faults) -> Self {
-        self.faults = faults;
+        self.settings.route_quota = Some(quota);
         self
     }
 
     /// Injected throttles alternate between 429 and the answer GCE gives for a spent rate
     /// quota (403 `rateLimitExceeded`), so a client meets both forms; 429 only by default.
     pub fn throttle_both_forms(mut self, both: bool) -> Self {
-        self.throttle_both_forms = both;
+        self.settings.throttle_both_forms = both;
         self
     }
 
@@ -140,59 +144,29 @@ impl MockGceBuilder {
     /// inconsistent.
     pub async fn start(self) -> Result<MockGce, Error> {
         let mut world = self.world;
-        if let Some(project) = self.project {
+        if let Some(project) = self.settings.project {
             world.project = project;
             world.project_number = 0;
         }
-        if let Some(quota) = self.route_quota {
+        if let Some(quota) = self.settings.route_quota {
             world.route_quota = quota;
         }
         world.normalise()?;
         let started = Instant::now();
-        let shared = Arc::new(Shared {
-            world: GceWorldHandle::new(world, self.op_delay, started),
-            calls: CallLog::default(),
-            throttle: Mutex::new((self.throttle, Windows::default())),
-            faults: Mutex::new(FaultState::new(self.faults)),
-            started,
-            throttle_both_forms: self.throttle_both_forms,
+        let world = GceWorldHandle::new(world, self.settings.op_delay, started);
+        let state = GceState {
+            throttle_both_forms: self.settings.throttle_both_forms,
             throttles_injected: AtomicU64::new(0),
-        });
-        let handler_shared = shared.clone();
-        let server = Running::start(self.listen, "GCE", move |req, kill| {
-            handle(handler_shared.clone(), kill, req)
-        })
-        .await
-        .map_err(|source| Error::Bind {
-            addr: self.listen.to_string(),
-            source,
-        })?;
-        Ok(MockGce { shared, server })
+        };
+        let shared = Shared::new(world, self.throttle, self.faults, started, state);
+        Mock::serve(self.listen, shared, handle).await
     }
-}
-
-/// A running mock GCE. Dropping it stops the server; [`MockGce::shutdown`] also waits for it.
-#[derive(Debug)]
-pub struct MockGce {
-    shared: Arc<Shared>,
-    server: Running,
 }
 
 impl MockGce {
     /// A builder with GCE's defaults.
     pub fn builder() -> MockGceBuilder {
         MockGceBuilder::default()
-    }
-
-    /// The URL to give a client as its endpoint (`--gce-endpoint`), e.g.
-    /// `http://127.0.0.1:41234`; the client appends `/compute/v1/…`.
-    pub fn endpoint_url(&self) -> String {
-        format!("http://{}", self.server.addr())
-    }
-
-    /// The bound address.
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
     }
 
     /// The project the mock serves.
@@ -215,57 +189,9 @@ impl MockGce {
             self.project()
         ))
     }
-
-    /// The live world, to read or edit while the server runs.
-    pub fn world(&self) -> GceWorldHandle {
-        self.shared.world.clone()
-    }
-
-    /// The call record.
-    pub fn calls(&self) -> CallLog {
-        self.shared.calls.clone()
-    }
-
-    /// The instant the server started: [`Call::at`] counts from it.
-    pub fn started_at(&self) -> std::time::Instant {
-        self.shared.started.into_std()
-    }
-
-    /// The rate quotas in force.
-    pub fn throttle(&self) -> Throttle {
-        self.shared.throttle.lock().0.clone()
-    }
-
-    /// Replaces the rate quotas; the current interval's counts start at zero.
-    pub fn set_throttle(&self, throttle: Throttle) {
-        *self.shared.throttle.lock() = (throttle, Windows::default());
-    }
-
-    /// Replaces the fault plan (its RNG restarts from the plan's seed).
-    pub fn set_faults(&self, faults: Faults) {
-        *self.shared.faults.lock() = FaultState::new(faults);
-    }
-
-    /// Stops the server and waits for it.
-    ///
-    /// # Errors
-    /// [`Error::Server`] if the server task panicked.
-    pub async fn shutdown(self) -> Result<(), Error> {
-        self.server.stop().await.map_err(Error::Server)
-    }
 }
 
-/// What every connection shares.
-#[derive(Debug)]
-struct Shared {
-    world: GceWorldHandle,
-    calls: CallLog,
-    throttle: Mutex<(Throttle, Windows)>,
-    faults: Mutex<FaultState>,
-    started: Instant,
-    throttle_both_forms: bool,
-    throttles_injected: AtomicU64,
-}
+type Shared = crate::common::mock::Shared<Gce>;
 
 async fn handle(
     shared: Arc<Shared>,
@@ -318,10 +244,7 @@ async fn handle(
     )
     .then(|| shared.calls.begin(record::POLL));
 
-    let (delay, fault) = shared.faults.lock().decide(method);
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
+    let fault = shared.injected(method).await;
     call.fault = fault.map(Fault::name);
     call.answered = shared.started.elapsed();
     let result = match fault {
@@ -352,8 +275,11 @@ async fn handle(
 
 /// An injected throttle: 429, or every other one the 403 of a spent rate quota.
 fn injected_throttle(shared: &Shared, method: &str) -> ApiError {
-    let n = shared.throttles_injected.fetch_add(1, Ordering::Relaxed);
-    if shared.throttle_both_forms && n % 2 == 1 {
+    let n = shared
+        .state
+        .throttles_injected
+        .fetch_add(1, Ordering::Relaxed);
+    if shared.state.throttle_both_forms && n % 2 == 1 {
         let group = Throttle::group_of(method).unwrap_or(throttle::QUERIES);
         ApiError::rate_limit_exceeded(
             group,

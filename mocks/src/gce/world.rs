@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::Error;
 use super::links::Link;
+use crate::common::world_file::{self, WorldFile};
 
 /// The project the mock serves when none is set.
 pub const DEFAULT_PROJECT: &str = "demo-project";
@@ -271,6 +272,12 @@ pub fn region_of(zone: &str) -> &str {
     zone.rsplit_once('-').map_or(zone, |(r, _)| r)
 }
 
+impl WorldFile for GceWorld {
+    fn check(&mut self) -> Result<(), Error> {
+        self.normalise()
+    }
+}
+
 impl GceWorld {
     /// An empty world for [`DEFAULT_PROJECT`].
     pub fn new() -> Self {
@@ -283,9 +290,7 @@ impl GceWorld {
     /// [`Error::ParseWorld`] for bad syntax or unknown fields, [`Error::InvalidWorld`] for
     /// dangling references.
     pub fn from_yaml(text: &str) -> Result<Self, Error> {
-        let mut w: Self = serde_yaml::from_str(text).map_err(Error::ParseWorld)?;
-        w.normalise()?;
-        Ok(w)
+        world_file::parse(text)
     }
 
     /// Loads a world file (YAML or JSON).
@@ -293,12 +298,7 @@ impl GceWorld {
     /// # Errors
     /// [`Error::ReadWorld`] if the file cannot be read, else as [`GceWorld::from_yaml`].
     pub fn load(path: impl AsRef<Path>) -> Result<Self, Error> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadWorld {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::from_yaml(&text)
+        world_file::load(path.as_ref())
     }
 
     /// A small example project: network `default` with its internet route, three instances in
