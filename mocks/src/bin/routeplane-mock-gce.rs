@@ -1,12 +1,14 @@
 //! `routeplane-mock-gce`: the mock GCE as a standalone server, for gcloud-style tools, other SDKs
 //! and other languages' tests. Wiring only; the server is `routeplane_mocks::gce`.
 
+mod mock_cli;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use routeplane_mocks::gce::{FaultSpec, Faults, GceWorld, MockGce, Throttle};
+use routeplane_mocks::gce::{GceWorld, MockGce, Throttle};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum ThrottleMode {
@@ -22,72 +24,37 @@ enum ThrottleMode {
 #[command(name = "routeplane-mock-gce", version)]
 struct Args {
     /// Address to listen on.
-    #[arg(
-        long,
-        env = "ROUTEPLANE_MOCK_GCE_LISTEN",
-        default_value = "127.0.0.1:8788"
-    )]
+    #[arg(long, default_value = "127.0.0.1:8788")]
     listen: SocketAddr,
-    /// World file (YAML or JSON) to start from; a small example project when absent.
-    #[arg(long, env = "ROUTEPLANE_MOCK_GCE_WORLD")]
-    world: Option<std::path::PathBuf>,
     /// Project id to serve (overrides the world file).
-    #[arg(long, env = "ROUTEPLANE_MOCK_GCE_PROJECT")]
+    #[arg(long)]
     project: Option<String>,
     /// Routes allowed per network (overrides the world file).
-    #[arg(long, env = "ROUTEPLANE_MOCK_GCE_ROUTE_QUOTA")]
+    #[arg(long)]
     route_quota: Option<usize>,
     /// Milliseconds an operation takes to reach DONE.
-    #[arg(long, env = "ROUTEPLANE_MOCK_GCE_OP_DELAY_MS", default_value_t = 1000)]
-    op_delay: u64,
+    #[arg(long = "op-delay", default_value_t = 1000)]
+    op_delay_ms: u64,
     /// Rate quotas.
-    #[arg(
-        long,
-        env = "ROUTEPLANE_MOCK_GCE_THROTTLE",
-        value_enum,
-        default_value = "gce"
-    )]
+    #[arg(long, value_enum, default_value = "gce")]
     throttle: ThrottleMode,
-    /// Latency added to every request, in milliseconds.
-    #[arg(long, env = "ROUTEPLANE_MOCK_GCE_LATENCY_MS", default_value_t = 0)]
-    latency: u64,
-    /// Jitter around the latency, in milliseconds.
-    #[arg(long, env = "ROUTEPLANE_MOCK_GCE_JITTER_MS", default_value_t = 0)]
-    jitter: u64,
-    /// Print the world as YAML on exit.
-    #[arg(long, env = "ROUTEPLANE_MOCK_GCE_DUMP_ON_EXIT")]
-    dump_on_exit: bool,
+    #[command(flatten)]
+    serve: mock_cli::ServeFlags,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
-    let args = Args::parse();
-    let world = match &args.world {
-        Some(path) => {
-            GceWorld::load(path).with_context(|| format!("loading world {}", path.display()))?
-        }
-        None => GceWorld::example(),
-    };
+    let args: Args = mock_cli::start("ROUTEPLANE_MOCK_GCE");
     let throttle = match args.throttle {
         ThrottleMode::Gce => Throttle::gce_defaults(),
         ThrottleMode::Off => Throttle::off(),
     };
-    let faults = Faults::none().all(FaultSpec::new().latency(
-        Duration::from_millis(args.latency),
-        Duration::from_millis(args.jitter),
-    ));
     let mut builder = MockGce::builder()
         .listen(args.listen)
-        .world(world)
-        .op_delay(Duration::from_millis(args.op_delay))
+        .world(args.serve.world(GceWorld::load, GceWorld::example)?)
+        .op_delay(Duration::from_millis(args.op_delay_ms))
         .throttle(throttle)
-        .faults(faults);
+        .faults(args.serve.faults());
     if let Some(project) = args.project {
         builder = builder.project(project);
     }
@@ -95,17 +62,12 @@ async fn main() -> anyhow::Result<()> {
         builder = builder.route_quota(quota);
     }
     let mock = builder.start().await.context("starting the mock GCE")?;
-    tracing::info!(endpoint = %mock.endpoint_url(), project = %mock.project(), "mock GCE ready");
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
-    if args.dump_on_exit {
-        let yaml =
-            serde_yaml::to_string(&mock.world().snapshot()).context("rendering the world")?;
-        println!("{yaml}");
-    }
-    let calls = mock.calls().counts_by_method();
-    tracing::info!(?calls, "calls served");
-    mock.shutdown().await.context("stopping the mock GCE")?;
-    Ok(())
+    tracing::info!(project = %mock.project(), "serving project");
+    mock_cli::serve_until_ctrl_c(
+        mock,
+        &args.serve,
+        |w| w.snapshot(),
+        |c| c.counts_by_method(),
+    )
+    .await
 }
