@@ -29,6 +29,21 @@ pub enum LabCommand {
         #[arg(long)]
         id: Option<String>,
     },
+    /// Data-plane benchmark: TCP throughput (iperf3, 1 and 4 streams), ping latency and MTU,
+    /// pod to pod across two nodes, on routeplane's routed path, a VXLAN overlay (Flannel's
+    /// vxlan backend) and a direct veth pair, built in one run. Needs root and iperf3.
+    Bench(LabBenchArgs),
+}
+
+/// Which run, and where its CNI plugin is: shared by the lab and its bench.
+#[derive(Args, Debug)]
+pub struct LabTarget {
+    /// Run id in every name (`rpl-<id>-…`), 1-4 lowercase letters or digits; random by default.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Directory holding the routeplane-bridge plugin (default: next to this executable).
+    #[arg(long, value_name = "DIR")]
+    pub cni_bin_dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -46,12 +61,26 @@ pub struct LabRunArgs {
     /// Leave the namespaces in place afterwards (remove them with `routeplane lab clean`).
     #[arg(long)]
     pub keep: bool,
-    /// Run id in every name (`rpl-<id>-…`), 1-4 lowercase letters or digits; random by default.
-    #[arg(long)]
-    pub id: Option<String>,
-    /// Directory holding the routeplane-bridge plugin (default: next to this executable).
-    #[arg(long, value_name = "DIR")]
-    pub cni_bin_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: LabTarget,
+}
+
+#[derive(Args, Debug)]
+pub struct LabBenchArgs {
+    /// Rounds; every figure is the median over them.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
+    /// Seconds of each iperf3 test (two per path and round).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=600))]
+    pub seconds: u32,
+    /// Pings per path and round (10 ms apart).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub pings: u32,
+    /// Directory for lab-bench.json and lab-bench.svg (created if missing).
+    #[arg(long, default_value = "lab-bench-out", value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub target: LabTarget,
 }
 
 fn parse_lab_mode(s: &str) -> Result<Mode, String> {
@@ -66,16 +95,39 @@ fn euid() -> u32 {
 }
 
 pub async fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
-    if let Some(LabCommand::Clean { id }) = args.command {
-        return clean(id.as_deref());
+    match args.command {
+        Some(LabCommand::Clean { id }) => return clean(id.as_deref()),
+        Some(LabCommand::Bench(b)) => return bench(b).await,
+        None => {}
     }
     let a = args.run;
-    let names = match &a.id {
+    let (names, plugin) = prepare(&a.target)?;
+    let opts = RunOptions {
+        names: names.clone(),
+        mode: a.mode,
+        nodes: usize::from(a.nodes),
+        pods: usize::from(a.pods),
+        keep: a.keep,
+        plugin,
+    };
+    Ok(
+        match on_lab_thread(&names, move |rt| lab::run(&opts, rt)).await? {
+            Some(true) => ExitCode::SUCCESS,
+            Some(false) => ExitCode::FAILURE,
+            None => ExitCode::from(130),
+        },
+    )
+}
+
+/// The run's names and plugin, after every check that needs nothing created: root, tools,
+/// plugin, no clash with an existing run.
+fn prepare(target: &LabTarget) -> anyhow::Result<(Names, PathBuf)> {
+    let names = match &target.id {
         Some(id) => Names::new(id)?,
         None => Names::random(),
     };
-    let bin_dir = match a.cni_bin_dir {
-        Some(d) => d,
+    let bin_dir = match &target.cni_bin_dir {
+        Some(d) => d.clone(),
         None => std::env::current_exe()
             .context("locating this executable")?
             .parent()
@@ -91,32 +143,29 @@ pub async fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
     };
     pre.check_environment()?;
     pre.check_names(&lab::shell::netns_list()?)?;
+    Ok((names, plugin))
+}
 
-    let opts = RunOptions {
-        names: names.clone(),
-        mode: a.mode,
-        nodes: usize::from(a.nodes),
-        pods: usize::from(a.pods),
-        keep: a.keep,
-        plugin,
-    };
+/// Runs `work` (blocking: ip, ping, probes) on its own thread, with the runtime's handle for
+/// the control plane. `None` when Ctrl-C or SIGTERM came first: the run's namespaces are then
+/// removed here. A panic in `work` unwinds through the Lab guard, which cleans up.
+async fn on_lab_thread<T: Send + 'static>(
+    names: &Names,
+    work: impl FnOnce(tokio::runtime::Handle) -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<Option<T>> {
     let signalled = tokio_util::sync::CancellationToken::new();
     tokio::spawn(super::controller::stop_on_signal(signalled.clone()));
     let rt = tokio::runtime::Handle::current();
     let (tx, rx) = tokio::sync::oneshot::channel();
-    // The lab is blocking work (ip, ping, probes): its own thread, with the runtime's handle
-    // for the control plane. A panic there unwinds through the Lab guard, which cleans up.
     std::thread::Builder::new()
         .name("lab".into())
         .spawn(move || {
-            let _ = tx.send(lab::run(&opts, rt));
+            let _ = tx.send(work(rt));
         })
         .context("starting the lab thread")?;
     tokio::select! {
         result = rx => match result {
-            Ok(Ok(true)) => Ok(ExitCode::SUCCESS),
-            Ok(Ok(false)) => Ok(ExitCode::FAILURE),
-            Ok(Err(e)) => Err(e),
+            Ok(r) => r.map(Some),
             Err(_) => anyhow::bail!("the lab panicked (its namespaces were removed)"),
         },
         () = signalled.cancelled() => {
@@ -129,9 +178,38 @@ pub async fn run(args: LabArgs) -> anyhow::Result<ExitCode> {
             if let Err(e) = result {
                 eprintln!("routeplane lab: {e:#}");
             }
-            Ok(ExitCode::from(130))
+            Ok(None)
         }
     }
+}
+
+/// `routeplane lab bench`: checks, the run on the lab thread, then the table and the files.
+async fn bench(a: LabBenchArgs) -> anyhow::Result<ExitCode> {
+    let (names, plugin) = prepare(&a.target)?;
+    if lab::preflight::which("iperf3", std::env::var_os("PATH").as_deref()).is_none() {
+        anyhow::bail!(
+            "routeplane lab bench needs the `iperf3` command (Debian package iperf3); it is not on PATH"
+        );
+    }
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let opts = lab::bench::BenchOptions {
+        names: names.clone(),
+        plugin,
+        rounds: a.rounds,
+        seconds: a.seconds,
+        pings: a.pings,
+    };
+    let Some(report) = on_lab_thread(&names, move |rt| lab::bench::run(&opts, rt)).await? else {
+        return Ok(ExitCode::from(130));
+    };
+    println!("\n{}", report.table());
+    let json = a.out.join("lab-bench.json");
+    std::fs::write(&json, serde_json::to_string_pretty(&report)?)
+        .with_context(|| format!("writing {}", json.display()))?;
+    let svg = a.out.join("lab-bench.svg");
+    std::fs::write(&svg, report.svg()).with_context(|| format!("writing {}", svg.display()))?;
+    println!("results in {} and {}", json.display(), svg.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn clean(id: Option<&str>) -> anyhow::Result<ExitCode> {

@@ -6,7 +6,9 @@
 //! Modules: [`preflight`] (checks before anything exists), [`names`], [`shell`] (`ip`, netns
 //! threads), [`topology`] (reusable: router, subnets, nodes), [`pods`] (CNI ADD), [`control`]
 //! (mocks, controller, lab router, agents), [`echo`], [`matrix`], [`dynamics`], [`cleanup`].
+//! [`bench`] (`routeplane lab bench`) measures the data plane on the same lab.
 
+pub mod bench;
 pub mod cleanup;
 pub mod control;
 pub mod dynamics;
@@ -45,13 +47,14 @@ pub struct RunOptions {
 }
 
 /// Everything one run holds; dropped in field order (control plane before the namespaces).
-struct Run {
-    plane: ControlPlane,
+/// `lab bench` builds its routed path with it too.
+pub(crate) struct Run {
+    pub(crate) plane: ControlPlane,
     echo: BTreeMap<String, echo::EchoServer>,
     sims: Vec<SimNode>,
     cni: BTreeMap<String, CniDirs>,
     pods_per_node: usize,
-    lab: Lab,
+    pub(crate) lab: Lab,
 }
 
 /// Runs the lab on the calling (blocking) thread; async parts run on `rt`. Returns whether
@@ -66,22 +69,7 @@ pub fn run(opts: &RunOptions, rt: Handle) -> anyhow::Result<bool> {
     } else {
         1
     };
-    let lab = Lab::build(LabOptions {
-        names: opts.names.clone(),
-        subnets: (0..subnets).map(control::subnet_cidr).collect(),
-    })?;
-    let state_dir = opts.names.state_dir();
-    std::fs::create_dir_all(&state_dir)
-        .with_context(|| format!("creating {}", state_dir.display()))?;
-    let plane = ControlPlane::start(rt, opts.mode, subnets, opts.plugin.clone(), state_dir)?;
-    let mut run = Run {
-        plane,
-        echo: BTreeMap::new(),
-        sims: Vec::new(),
-        cni: BTreeMap::new(),
-        pods_per_node: opts.pods,
-        lab,
-    };
+    let mut run = Run::start(opts, rt, subnets)?;
     let mode = match opts.mode {
         Mode::Cloud => "cloud: the VPC router forwards by the routes the controller writes",
         _ => "host: each node's agent routes to its peers; no VPC routes",
@@ -110,11 +98,7 @@ pub fn run(opts: &RunOptions, rt: Handle) -> anyhow::Result<bool> {
             id = opts.names.id()
         );
     } else {
-        let cleaned = run.lab.teardown()?;
-        let (ns, links) = cleanup::leftovers(&opts.names.prefix())?;
-        if !ns.is_empty() || !links.is_empty() {
-            bail!("left behind after cleanup: {ns:?} {links:?}");
-        }
+        let cleaned = run.teardown()?;
         println!(
             "\ncleaned up: {} namespaces removed, nothing with prefix {} left",
             cleaned.namespaces.len(),
@@ -130,7 +114,36 @@ pub fn run(opts: &RunOptions, rt: Handle) -> anyhow::Result<bool> {
 }
 
 impl Run {
-    fn scenario(&mut self, nodes: usize) -> anyhow::Result<bool> {
+    /// The router namespace with `subnets` subnets, the state directory and the control plane;
+    /// no node yet. Dropping it (even unwinding) removes the run's namespaces.
+    ///
+    /// # Errors
+    /// `ip` failures or a mock failing to start.
+    pub(crate) fn start(opts: &RunOptions, rt: Handle, subnets: usize) -> anyhow::Result<Run> {
+        let lab = Lab::build(LabOptions {
+            names: opts.names.clone(),
+            subnets: (0..subnets).map(control::subnet_cidr).collect(),
+        })?;
+        let state_dir = opts.names.state_dir();
+        std::fs::create_dir_all(&state_dir)
+            .with_context(|| format!("creating {}", state_dir.display()))?;
+        let plane = ControlPlane::start(rt, opts.mode, subnets, opts.plugin.clone(), state_dir)?;
+        Ok(Run {
+            plane,
+            echo: BTreeMap::new(),
+            sims: Vec::new(),
+            cni: BTreeMap::new(),
+            pods_per_node: opts.pods,
+            lab,
+        })
+    }
+
+    /// Router, controller, `nodes` nodes with their agents, Nodes registered, pods made by CNI
+    /// ADD, and every route in place.
+    ///
+    /// # Errors
+    /// Any step failing, or the routes not converging.
+    pub(crate) fn bring_up(&mut self, nodes: usize) -> anyhow::Result<()> {
         self.plane.start_router(&self.lab)?;
         self.plane.start_controller()?;
         for i in 0..nodes {
@@ -168,6 +181,26 @@ impl Run {
             fmt(pods_done),
             fmt(routed)
         );
+        Ok(())
+    }
+
+    /// Removes every namespace of the run now (the control plane must be shut down) and
+    /// checks that nothing with its prefix is left.
+    ///
+    /// # Errors
+    /// Anything that could not be removed, or a leftover.
+    pub(crate) fn teardown(&mut self) -> anyhow::Result<cleanup::Cleaned> {
+        self.echo.clear();
+        let cleaned = self.lab.teardown()?;
+        let (ns, links) = cleanup::leftovers(&self.lab.names.prefix())?;
+        if !ns.is_empty() || !links.is_empty() {
+            bail!("left behind after cleanup: {ns:?} {links:?}");
+        }
+        Ok(cleaned)
+    }
+
+    fn scenario(&mut self, nodes: usize) -> anyhow::Result<bool> {
+        self.bring_up(nodes)?;
 
         println!("\nconnectivity matrix:");
         let first = self.matrix(&BTreeSet::new())?;
@@ -261,7 +294,7 @@ impl Run {
     }
 
     /// A pod of `node` (the first).
-    fn pod_of(&self, node: &str) -> anyhow::Result<Pod> {
+    pub(crate) fn pod_of(&self, node: &str) -> anyhow::Result<Pod> {
         self.lab
             .pods
             .iter()
