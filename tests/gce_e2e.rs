@@ -2,8 +2,9 @@
 //! (google-cloud-compute-v1) against the mock GCE, with Nodes served by the fake Kubernetes API
 //! to a real kube-rs client. What a user sees end to end: dual-stack convergence, a node whose
 //! instance cannot forward reported on the Node (condition + Event) and not routed, a hijacked
-//! route repaired, a deleted node's route removed, and a second cluster with a long shared name
-//! prefix on the same network left alone.
+//! route repaired, a deleted node's route removed, a second cluster with a long shared name
+//! prefix on the same network left alone, and foreign routes at a node's Pod CIDR reported on
+//! the node and never touched.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -201,18 +202,17 @@ async fn the_controller_routes_dual_stack_reports_forwarding_and_repairs() {
 #[tokio::test]
 async fn two_clusters_with_a_long_shared_prefix_never_touch_each_other() {
     let mock = mock_builder(world(4, &[])).start().await.unwrap();
-    // Each cluster has its own API server and two nodes; they share one network and the same
-    // Pod CIDRs (the worst case for names built from the CIDR).
+    // Each cluster has its own API server and two nodes; they share one network.
     let blue = FakeKube::start().await.unwrap();
     let green = FakeKube::start().await.unwrap();
     for i in 0..2 {
         blue.add_node(k8s_node(i)).unwrap();
     }
+    // Green's Pod CIDRs are its own: the same CIDR in both would be a real conflict (GCE would
+    // split its traffic between the two clusters), reported and not routed; see
+    // `a_foreign_route_at_a_node_cidr_is_reported_and_never_touched`.
     for i in 2..4 {
-        let mut n = k8s_node(i);
-        n["spec"]["podCIDR"] = serde_json::json!(v4(i - 2));
-        n["spec"]["podCIDRs"] = serde_json::json!([v4(i - 2), v6(i - 2)]);
-        green.add_node(n).unwrap();
+        green.add_node(k8s_node(i)).unwrap();
     }
     let prefix_blue = RouteNaming::new(CLUSTER).prefix().to_string();
     let prefix_green = RouteNaming::new(OTHER).prefix().to_string();
@@ -225,15 +225,15 @@ async fn two_clusters_with_a_long_shared_prefix_never_touch_each_other() {
         (0..2).all(|i| {
             routed(&mock, CLUSTER, &v4(i), i)
                 && routed(&mock, CLUSTER, &v6(i), i)
-                && routed(&mock, OTHER, &v4(i), i + 2)
-                && routed(&mock, OTHER, &v6(i), i + 2)
+                && routed(&mock, OTHER, &v4(i + 2), i + 2)
+                && routed(&mock, OTHER, &v6(i + 2), i + 2)
         })
     })
     .await;
     // Green loses a node: only green's route goes; blue's route for the same CIDR stays.
     green.delete_node("n2").unwrap();
     eventually("green's stale route deleted", || {
-        absent(&mock, OTHER, &v4(0))
+        absent(&mock, OTHER, &v4(2))
     })
     .await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -264,4 +264,86 @@ async fn two_clusters_with_a_long_shared_prefix_never_touch_each_other() {
     }
     a.stop().await;
     b.stop().await;
+}
+
+/// GCE allows several routes with one destRange: a foreign one at a node's Pod CIDR takes or
+/// shares that node's traffic. It is reported on the node (condition and Event), never
+/// modified, whether it was there first or appears next to ours — even when it points at a
+/// node's own instance, which does not make a GCE route ours.
+#[tokio::test]
+async fn a_foreign_route_at_a_node_cidr_is_reported_and_never_touched() {
+    let legacy = Route::new(
+        "kubernetes-legacy-n1",
+        &v4(1),
+        NextHop::instance(ZONE, &instance(1)),
+    )
+    .network(NETWORK)
+    .description("k8s-node-route");
+    let mock = mock_builder(world(3, &[]).route(legacy))
+        .start()
+        .await
+        .unwrap();
+    let kube = FakeKube::start().await.unwrap();
+    for i in 0..3 {
+        kube.add_node(k8s_node(i)).unwrap();
+    }
+    let stack = start(&mock, &kube, CLUSTER).await;
+    let conflicted = |node: &str| {
+        kube.node_condition(node, "NetworkUnavailable")
+            .is_some_and(|c| c["status"] == "True" && c["reason"] == "RouteConflict")
+    };
+
+    // There first: n1's IPv4 route is not created next to it; everything else converges.
+    eventually("the rest converges", || {
+        [0, 2]
+            .iter()
+            .all(|&i| routed(&mock, CLUSTER, &v4(i), i) && routed(&mock, CLUSTER, &v6(i), i))
+            && routed(&mock, CLUSTER, &v6(1), 1)
+    })
+    .await;
+    eventually("RouteConflict on n1", || conflicted("n1")).await;
+    assert!(absent(&mock, CLUSTER, &v4(1)));
+    let events = kube.events_about("n1");
+    assert!(
+        events.iter().any(|e| e["reason"] == "RouteConflict"
+            && e["message"]
+                .as_str()
+                .unwrap()
+                .contains("kubernetes-legacy-n1")),
+        "{events:?}"
+    );
+
+    // Appearing next to ours, at a better priority and another node's instance: ours stays,
+    // theirs stays, n0 says why its traffic may not arrive.
+    let rival = Route::new(
+        "other-team-route",
+        &v4(0),
+        NextHop::instance(ZONE, &instance(2)),
+    )
+    .network(NETWORK)
+    .priority(900);
+    mock.world().add_route(rival).unwrap();
+    let snapshot = |name: &str| serde_json::to_string(&mock.world().route(name).unwrap()).unwrap();
+    let (legacy_before, rival_before) = (
+        snapshot("kubernetes-legacy-n1"),
+        snapshot("other-team-route"),
+    );
+    eventually("RouteConflict on n0", || conflicted("n0")).await;
+    assert!(routed(&mock, CLUSTER, &v4(0), 0));
+    assert!(!conflicted("n2"));
+
+    // Two more resyncs: still nothing written to either foreign route.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(snapshot("kubernetes-legacy-n1"), legacy_before);
+    assert_eq!(snapshot("other-team-route"), rival_before);
+    let touched: Vec<_> = mock
+        .calls()
+        .all()
+        .into_iter()
+        .filter(|c| {
+            c.mutating && (c.path.contains("kubernetes-legacy") || c.path.contains("other-team"))
+        })
+        .collect();
+    assert!(touched.is_empty(), "{touched:?}");
+    stack.stop().await;
 }

@@ -290,6 +290,16 @@ fn plan_destination(
         .iter()
         .position(|r| r.target == want_target && r.state == RouteState::Active);
     if let Some(i) = good {
+        // GCE allows several routes with one destination: a foreign one next to ours wins or
+        // shares the traffic (by priority, ECMP on a tie). Reported, and never touched.
+        if let Some(other) = foreign.first() {
+            plan.conflicts.push(Conflict {
+                node: want.node.clone(),
+                pod_cidr: want.destination,
+                route: (*other).clone(),
+                reason: ConflictReason::ForeignRouteAtPodCidr,
+            });
+        }
         // Extra owned routes at the same destination (GCE allows several) are stale.
         plan.delete.extend(
             owned

@@ -193,6 +193,22 @@ fn cases() -> Vec<Case> {
             ..Case::default()
         },
         Case {
+            name: "a foreign route next to our right one (GCE allows both) is a conflict, both left alone",
+            nodes: vec![node("n1").pod_cidr("10.244.1.0/24").aws("i-1").build()],
+            existing: snapshot(
+                &["rtb-a"],
+                vec![
+                    route("rtb-a", "10.244.1.0/24")
+                        .instance("i-1")
+                        .claimed()
+                        .build(),
+                    route("rtb-a", "10.244.1.0/24").other("pcx-1").build(),
+                ],
+            ),
+            conflicts: vec![ConflictReason::ForeignRouteAtPodCidr],
+            ..Case::default()
+        },
+        Case {
             name: "a foreign instance target inside the cluster CIDR is never touched",
             nodes: vec![node("n1").pod_cidr("10.244.1.0/24").aws("i-1").build()],
             existing: snapshot(

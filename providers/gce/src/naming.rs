@@ -85,14 +85,13 @@ impl RouteNaming {
         suffix_ok && description == Some(self.description().as_str())
     }
 
-    /// The `routes.list` filter: our exact name pattern AND the managed network. GCE reads
-    /// `eq` literals as RE2 regular expressions that must match the whole field.
-    pub fn list_filter(&self, network_url: &str) -> String {
-        format!(
-            "(name eq \"{}[0-9a-f]{{16}}\") (network eq \"{}\")",
-            self.prefix,
-            regex_escape(network_url)
-        )
+    /// The `routes.list` filter: every route of the managed network, ours or not. GCE allows
+    /// several routes with one `destRange`, so a foreign route at a node's Pod CIDR can only
+    /// be reported (never touched) if it is listed too; ownership is then decided per route by
+    /// [`RouteNaming::is_ours`]. GCE reads an `eq` literal as an RE2 regular expression that
+    /// must match the whole field, hence the escaping.
+    pub fn list_filter(network_url: &str) -> String {
+        format!("network eq \"{}\"", regex_escape(network_url))
     }
 }
 
@@ -200,18 +199,13 @@ mod tests {
     }
 
     #[test]
-    fn the_list_filter_names_the_prefix_and_the_escaped_network() {
-        let n = RouteNaming::new("c1");
-        let f = n.list_filter("https://www.googleapis.com/compute/v1/projects/p/global/networks/n");
-        assert!(
-            f.starts_with(&format!("(name eq \"{}[0-9a-f]{{16}}\")", n.prefix())),
-            "{f}"
+    fn the_list_filter_names_the_escaped_network_only() {
+        let f = RouteNaming::list_filter(
+            "https://www.googleapis.com/compute/v1/projects/p/global/networks/n",
         );
-        assert!(
-            f.ends_with(
-                "(network eq \"https://www\\.googleapis\\.com/compute/v1/projects/p/global/networks/n\")"
-            ),
-            "{f}"
+        assert_eq!(
+            f,
+            "network eq \"https://www\\.googleapis\\.com/compute/v1/projects/p/global/networks/n\""
         );
     }
 

@@ -3,7 +3,8 @@
 //! operation waits ([`crate::operations`]) and instance facts ([`crate::instances`]), all through
 //! the budgeted, timed, retried call path ([`crate::call`]).
 //!
-//! Cost model: one filtered, paginated `routes.list` per pass; one `instances.get` per instance,
+//! Cost model: one paginated `routes.list` per pass, filtered on the network (so foreign
+//! routes at a node's Pod CIDR are seen and reported; one page per 500 routes in the network); one `instances.get` per instance,
 //! ever (it may forward, so the answer is kept); per route that must change, one write plus the
 //! polls of its operation (a few, spaced out; at most `--gce-max-polls` in flight). A wrong
 //! route costs a delete and an insert: GCE routes cannot be updated.
@@ -110,7 +111,7 @@ impl GceProvider {
         let naming = RouteNaming::new(&cfg.cluster_name);
         let network_key = network_key(&project, &network);
         Ok(GceProvider {
-            filter: naming.list_filter(&full(&network_key)),
+            filter: RouteNaming::list_filter(&full(&network_key)),
             naming,
             network_key,
             network,
@@ -218,17 +219,25 @@ impl GceProvider {
                 return None;
             }
         };
-        let target = match r.next_hop_instance.as_deref().and_then(key_of) {
-            Some(key) => RouteTarget::Instance(key.to_string()),
-            None => RouteTarget::Other(describe_next_hop(r)),
-        };
         let in_network = r.network.as_deref().and_then(key_of) == Some(self.network_key.as_str());
+        let claimed = in_network && self.naming.is_ours(&name, r.description.as_deref());
+        let target = match r.next_hop_instance.as_deref().and_then(key_of) {
+            Some(key) if claimed => RouteTarget::Instance(key.to_string()),
+            // On GCE a route is ours by its name and description only. A foreign route shows
+            // as `Other`, so core's fallback for nameless EC2 routes (a target that is a known
+            // node's instance makes a route ours) can never adopt, replace or delete it.
+            _ => RouteTarget::Other(format!(
+                "{} (route {name}, priority {}, not routeplane's)",
+                describe_next_hop(r),
+                r.priority.unwrap_or_default()
+            )),
+        };
         Some(CloudRoute {
             table: TableId(self.network_key.clone()),
             destination,
             target,
             state: RouteState::Active,
-            claimed: in_network && self.naming.is_ours(&name, r.description.as_deref()),
+            claimed,
             name: Some(name),
         })
     }

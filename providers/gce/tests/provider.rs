@@ -53,9 +53,14 @@ async fn converges_dual_stack_then_a_second_pass_is_one_list_and_no_writes() {
             assert_eq!(r.priority, 1000);
         }
     }
-    // The internet route is not ours and was never listed or touched.
+    // The internet route is listed (the list covers the network) but not ours, and untouched.
     assert!(mock.world().route("internet").is_some());
-    assert!(first.snapshot.routes.is_empty());
+    assert_eq!(first.snapshot.routes.len(), 1);
+    assert!(!first.snapshot.routes[0].claimed);
+    assert!(matches!(
+        first.snapshot.routes[0].target,
+        RouteTarget::Other(_)
+    ));
 
     let before = mock.calls().len();
     let second = pass(&p, &nodes).await;
@@ -66,10 +71,9 @@ async fn converges_dual_stack_then_a_second_pass_is_one_list_and_no_writes() {
     assert_eq!(quiet, vec!["compute.routes.list"]);
     let filter = &calls[before].query["filter"];
     assert!(
-        filter.contains(&format!("(name eq \"{}", naming.prefix())),
+        filter.starts_with("network eq ") && filter.ends_with("networks/vpc-test\""),
         "{filter}"
     );
-    assert!(filter.contains("networks/vpc-test"), "{filter}");
 }
 
 #[tokio::test]
@@ -91,8 +95,9 @@ async fn the_listing_pages_through_every_route_of_the_cluster() {
     let mock = mock(w, Duration::ZERO).await;
     let p = provider(&mock).await;
     let snap = p.list_routes(&[]).await.unwrap();
-    assert_eq!(snap.routes.len(), 520);
-    assert!(snap.routes.iter().all(|r| r.claimed));
+    // Ours, and the network's internet route (listed, not claimed).
+    assert_eq!(snap.routes.len(), 521);
+    assert_eq!(snap.routes.iter().filter(|r| r.claimed).count(), 520);
     assert_eq!(mock.calls().count("compute.routes.list"), 2, "500 per page");
 }
 
@@ -211,9 +216,12 @@ async fn two_clusters_with_a_long_shared_prefix_never_touch_each_others_routes()
     let (na, nb) = (nodes(0..3, false), nodes(3..6, false));
     assert!(apply_once(&pa, &spec_for(&ca), &na).await.errors.is_empty());
     assert!(apply_once(&pb, &spec_for(&cb), &nb).await.errors.is_empty());
-    // Each lists only its own three routes.
-    assert_eq!(pa.list_routes(&[]).await.unwrap().routes.len(), 3);
-    assert_eq!(pb.list_routes(&[]).await.unwrap().routes.len(), 3);
+    // Each sees the whole network (3 + 3 + the internet route) and claims only its own three.
+    for p in [&pa, &pb] {
+        let routes = p.list_routes(&[]).await.unwrap().routes;
+        assert_eq!(routes.len(), 7);
+        assert_eq!(routes.iter().filter(|r| r.claimed).count(), 3);
+    }
     // Cluster a loses all its nodes: it deletes its routes, and only those.
     let gone = apply_once(&pa, &spec_for(&ca), &[]).await;
     assert_eq!(gone.plan.delete.len(), 3);
