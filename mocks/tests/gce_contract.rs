@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use google_cloud_compute_v1::client::{GlobalOperations, Instances, Networks, Routes};
-use google_cloud_compute_v1::model::Route;
+use google_cloud_compute_v1::model::{Instance, Operation, Route};
 use google_cloud_gax::error::rpc::{Code, StatusDetails};
 use google_cloud_gax::exponential_backoff::ExponentialBackoffBuilder;
 use google_cloud_gax::paginator::{ItemPaginator, Paginator};
@@ -120,9 +120,47 @@ fn route(name: &str, dest: &str, instance: &str) -> Route {
         .set_description("routeplane:demo")
 }
 
+/// A route of cluster `demo` to node-a.
+fn node_a_route(name: &str, dest: &str) -> Route {
+    route(name, dest, "zones/us-central1-a/instances/node-a")
+}
+
 /// `routes.insert` in the test project.
 fn insert(routes: &Routes) -> google_cloud_compute_v1::builder::routes::Insert {
     routes.insert().set_project(P)
+}
+
+/// `routes.delete` of one route in the test project.
+fn delete_route(routes: &Routes, name: &str) -> google_cloud_compute_v1::builder::routes::Delete {
+    routes.delete().set_project(P).set_route(name)
+}
+
+/// `routes.get` of one route in the test project.
+async fn get_route(routes: &Routes, name: &str) -> Result<Route, google_cloud_compute_v1::Error> {
+    routes.get().set_project(P).set_route(name).send().await
+}
+
+/// `globalOperations.get` in the test project.
+async fn get_operation(
+    ops: &GlobalOperations,
+    name: impl Into<String>,
+) -> Result<Operation, google_cloud_compute_v1::Error> {
+    ops.get().set_project(P).set_operation(name).send().await
+}
+
+/// `instances.get` in the test project.
+async fn get_instance(
+    instances: &Instances,
+    zone: &str,
+    name: &str,
+) -> Result<Instance, google_cloud_compute_v1::Error> {
+    instances
+        .get()
+        .set_project(P)
+        .set_zone(zone)
+        .set_instance(name)
+        .send()
+        .await
 }
 
 fn reason(e: &google_cloud_compute_v1::Error) -> Option<String> {
@@ -267,22 +305,11 @@ async fn insert_goes_pending_running_done_and_then_exists() {
         mock.world().route("rp-demo-0003").is_none(),
         "not before DONE"
     );
-    let get = routes
-        .get()
-        .set_project(P)
-        .set_route("rp-demo-0003")
-        .send()
-        .await;
+    let get = get_route(&routes, "rp-demo-0003").await;
     assert_eq!(get.unwrap_err().http_status_code(), Some(404));
 
     tokio::time::sleep(Duration::from_millis(170)).await;
-    let mid = ops
-        .get()
-        .set_project(P)
-        .set_operation(&name)
-        .send()
-        .await
-        .unwrap();
+    let mid = get_operation(&ops, &name).await.unwrap();
     assert_eq!(status(&mid), "RUNNING");
 
     let done = ops
@@ -295,13 +322,7 @@ async fn insert_goes_pending_running_done_and_then_exists() {
     assert_eq!(status(&done), "DONE");
     assert!(done.error.is_none() && done.end_time.is_some());
 
-    let r = routes
-        .get()
-        .set_project(P)
-        .set_route("rp-demo-0003")
-        .send()
-        .await
-        .unwrap();
+    let r = get_route(&routes, "rp-demo-0003").await.unwrap();
     assert_eq!(
         r.next_hop_instance.as_deref(),
         Some(format!("{BASE}projects/{P}/zones/{ZONE_B}/instances/node-c").as_str())
@@ -349,10 +370,7 @@ async fn insert_and_delete_with_the_poller() {
     let stored = mock.world().route("rp-demo-0004").unwrap();
     assert_eq!(stored.next_hop, NextHop::instance(ZONE_A, "node-b"));
 
-    routes
-        .delete()
-        .set_project(P)
-        .set_route("rp-demo-0004")
+    delete_route(&routes, "rp-demo-0004")
         .poller()
         .until_done()
         .await
@@ -371,11 +389,7 @@ async fn a_duplicate_insert_is_a_synchronous_409() {
     let mock = start(MockGce::builder()).await;
     let routes = client!(Routes, mock);
     let e = insert(&routes)
-        .set_body(route(
-            "rp-demo-0001",
-            "10.244.1.0/24",
-            "zones/us-central1-a/instances/node-a",
-        ))
+        .set_body(node_a_route("rp-demo-0001", "10.244.1.0/24"))
         .send()
         .await
         .unwrap_err();
@@ -395,11 +409,7 @@ async fn a_duplicate_insert_is_a_synchronous_409() {
 async fn a_race_on_one_name_fails_inside_the_second_operation() {
     let mock = start(MockGce::builder().op_delay(Duration::from_millis(100))).await;
     let routes = client!(Routes, mock);
-    let body = route(
-        "rp-demo-0005",
-        "10.244.5.0/24",
-        "zones/us-central1-a/instances/node-a",
-    );
+    let body = node_a_route("rp-demo-0005", "10.244.5.0/24");
     let first = insert(&routes).set_body(body.clone()).send().await.unwrap();
     // google-cloud-lro 1.11 hands back a DONE operation as Ok even when it carries an error:
     // callers must read `error` themselves.
@@ -415,13 +425,7 @@ async fn a_race_on_one_name_fails_inside_the_second_operation() {
     );
     assert_eq!(second.http_error_status_code, Some(409));
     let ops = client!(GlobalOperations, mock);
-    let first = ops
-        .get()
-        .set_project(P)
-        .set_operation(first.name.unwrap())
-        .send()
-        .await
-        .unwrap();
+    let first = get_operation(&ops, first.name.unwrap()).await.unwrap();
     assert!(first.error.is_none());
     let failed = mock
         .calls()
@@ -440,32 +444,18 @@ async fn the_route_quota_fails_the_operation_with_quota_exceeded() {
     let routes = client!(Routes, mock);
     let ops = client!(GlobalOperations, mock);
     let done = insert(&routes)
-        .set_body(route(
-            "rp-demo-0006",
-            "10.244.6.0/24",
-            "zones/us-central1-a/instances/node-a",
-        ))
+        .set_body(node_a_route("rp-demo-0006", "10.244.6.0/24"))
         .poller()
         .until_done()
         .await
         .unwrap();
     assert!(done.error.is_none());
     let op = insert(&routes)
-        .set_body(route(
-            "rp-demo-0007",
-            "10.244.7.0/24",
-            "zones/us-central1-a/instances/node-a",
-        ))
+        .set_body(node_a_route("rp-demo-0007", "10.244.7.0/24"))
         .send()
         .await
         .expect("GCE accepts the insert and fails the operation");
-    let op = ops
-        .get()
-        .set_project(P)
-        .set_operation(op.name.unwrap())
-        .send()
-        .await
-        .unwrap();
+    let op = get_operation(&ops, op.name.unwrap()).await.unwrap();
     let err = &op.error.as_ref().unwrap().errors[0];
     assert_eq!(err.code.as_deref(), Some("QUOTA_EXCEEDED"));
     assert!(
@@ -498,11 +488,7 @@ async fn injected_operation_failures_are_asynchronous_and_retryable() {
     mock.world()
         .fail_next_operations(Some("insert"), 1, OpFailure::internal());
     let routes = client!(Routes, mock);
-    let body = route(
-        "rp-demo-0009",
-        "10.244.9.0/24",
-        "zones/us-central1-a/instances/node-a",
-    );
+    let body = node_a_route("rp-demo-0009", "10.244.9.0/24");
     let failed = insert(&routes)
         .set_body(body.clone())
         .poller()
@@ -531,28 +517,9 @@ async fn missing_things_are_404() {
     let networks = client!(Networks, mock);
     let ops = client!(GlobalOperations, mock);
     let errs = [
-        routes
-            .get()
-            .set_project(P)
-            .set_route("nope")
-            .send()
-            .await
-            .unwrap_err(),
-        routes
-            .delete()
-            .set_project(P)
-            .set_route("nope")
-            .send()
-            .await
-            .unwrap_err(),
-        instances
-            .get()
-            .set_project(P)
-            .set_zone(ZONE_A)
-            .set_instance("nope")
-            .send()
-            .await
-            .unwrap_err(),
+        get_route(&routes, "nope").await.unwrap_err(),
+        delete_route(&routes, "nope").send().await.unwrap_err(),
+        get_instance(&instances, ZONE_A, "nope").await.unwrap_err(),
         networks
             .get()
             .set_project(P)
@@ -560,12 +527,7 @@ async fn missing_things_are_404() {
             .send()
             .await
             .unwrap_err(),
-        ops.get()
-            .set_project(P)
-            .set_operation("operation-nope")
-            .send()
-            .await
-            .unwrap_err(),
+        get_operation(&ops, "operation-nope").await.unwrap_err(),
         routes
             .get()
             .set_project("other-project")
@@ -602,11 +564,7 @@ async fn missing_things_are_404() {
 async fn bad_route_bodies_are_400_and_change_nothing() {
     let mock = start(MockGce::builder()).await;
     let routes = client!(Routes, mock);
-    let ok = route(
-        "rp-demo-0011",
-        "10.244.11.0/24",
-        "zones/us-central1-a/instances/node-a",
-    );
+    let ok = node_a_route("rp-demo-0011", "10.244.11.0/24");
     for bad in [
         ok.clone().set_name("Bad_Name"),
         ok.clone().set_dest_range("10.244.11.1/24"),
@@ -632,14 +590,7 @@ async fn instances_and_networks_read_back() {
     let mock = start(MockGce::builder()).await;
     let instances = client!(Instances, mock);
     let networks = client!(Networks, mock);
-    let i = instances
-        .get()
-        .set_project(P)
-        .set_zone(ZONE_B)
-        .set_instance("node-c")
-        .send()
-        .await
-        .unwrap();
+    let i = get_instance(&instances, ZONE_B, "node-c").await.unwrap();
     assert_eq!(i.can_ip_forward, Some(false));
     assert_eq!(
         i.network_interfaces[0].network_ip.as_deref(),
@@ -658,14 +609,7 @@ async fn instances_and_networks_read_back() {
         Some(format!("{BASE}projects/{P}/zones/{ZONE_B}").as_str())
     );
     mock.world().set_can_ip_forward(ZONE_B, "node-c", true);
-    let i = instances
-        .get()
-        .set_project(P)
-        .set_zone(ZONE_B)
-        .set_instance("node-c")
-        .send()
-        .await
-        .unwrap();
+    let i = get_instance(&instances, ZONE_B, "node-c").await.unwrap();
     assert_eq!(i.can_ip_forward, Some(true));
     let n = networks
         .get()
@@ -698,19 +642,10 @@ async fn injected_faults_reach_the_client() {
     assert_eq!(e.http_status_code(), Some(429));
     assert_eq!(e.status().unwrap().code, Code::ResourceExhausted);
     assert_eq!(reason(&e).as_deref(), Some("rateLimitExceeded"));
-    let e = routes
-        .get()
-        .set_project(P)
-        .set_route("rp-demo-0001")
-        .send()
-        .await
-        .unwrap_err();
+    let e = get_route(&routes, "rp-demo-0001").await.unwrap_err();
     assert_eq!(e.http_status_code(), Some(503));
     assert_eq!(e.status().unwrap().code, Code::Unavailable);
-    let e = routes
-        .delete()
-        .set_project(P)
-        .set_route("rp-demo-0001")
+    let e = delete_route(&routes, "rp-demo-0001")
         .send()
         .await
         .unwrap_err();
@@ -746,21 +681,9 @@ async fn rate_quotas_answer_403_rate_limit_exceeded() {
             .await;
     let routes = client!(Routes, mock);
     for _ in 0..2 {
-        routes
-            .get()
-            .set_project(P)
-            .set_route("rp-demo-0001")
-            .send()
-            .await
-            .unwrap();
+        get_route(&routes, "rp-demo-0001").await.unwrap();
     }
-    let e = routes
-        .get()
-        .set_project(P)
-        .set_route("rp-demo-0001")
-        .send()
-        .await
-        .unwrap_err();
+    let e = get_route(&routes, "rp-demo-0001").await.unwrap_err();
     assert_eq!(e.http_status_code(), Some(403));
     assert_eq!(reason(&e).as_deref(), Some("rateLimitExceeded"));
     assert!(
