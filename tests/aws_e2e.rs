@@ -6,15 +6,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::time::Duration;
 
 use routeplane_aws::{AwsConfig, AwsProvider, StaticCredentials, TableSelector};
+use routeplane_core::Cloud;
 use routeplane_core::budget::BucketSpec;
-use routeplane_core::controller::{Controller, ControllerConfig};
-use routeplane_core::{Cloud, ClusterSpec, Mode};
 use routeplane_mocks::ec2::{MockEc2, RouteView, Target, Throttle, World};
 use routeplane_mocks::kube_api::{FakeKube, node};
-use tokio_util::sync::CancellationToken;
+use support::{RunningController, controller_config, eventually};
 
 const TAG: &str = "kubernetes.io/cluster/e2e";
 const VPC: &str = "vpc-0e2e";
@@ -81,12 +82,15 @@ async fn mock(world: World, route_limit: usize) -> (MockEc2, BucketSpec) {
     (ec2, create)
 }
 
-struct Stack {
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), routeplane_core::controller::ControllerError>>,
-}
+/// How long convergence may take.
+const WITHIN: Duration = Duration::from_secs(20);
 
-async fn start(ec2: &MockEc2, kube: &FakeKube, create: BucketSpec, resync: Duration) -> Stack {
+async fn start(
+    ec2: &MockEc2,
+    kube: &FakeKube,
+    create: BucketSpec,
+    resync: Duration,
+) -> RunningController {
     let mut aws = AwsConfig::new("e2e");
     aws.region = Some("us-east-1".into());
     aws.endpoint_url = Some(ec2.endpoint_url());
@@ -108,33 +112,8 @@ async fn start(ec2: &MockEc2, kube: &FakeKube, create: BucketSpec, resync: Durat
         }),
     );
     let provider = AwsProvider::new(aws).await.unwrap();
-    let spec = ClusterSpec::new(
-        "e2e",
-        vec![
-            "10.244.0.0/16".parse().unwrap(),
-            "fd00:10:244::/48".parse().unwrap(),
-        ],
-        Mode::Cloud,
-        Cloud::Aws,
-    )
-    .unwrap();
-    let mut cfg = ControllerConfig::new(spec);
-    cfg.resync = resync;
-    cfg.reconcile.backoff_base = Duration::from_millis(100);
-    cfg.reconcile.backoff_max = Duration::from_millis(500);
-    let controller = Controller::new(provider, cfg);
-    let client = kube::Client::try_from(kube::Config::new(kube.url().parse().unwrap())).unwrap();
-    let shutdown = CancellationToken::new();
-    let token = shutdown.clone();
-    let task = tokio::spawn(async move { controller.run(client, token).await });
-    Stack { shutdown, task }
-}
-
-impl Stack {
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.unwrap().unwrap();
-    }
+    let cfg = controller_config("e2e", Cloud::Aws, resync);
+    RunningController::start(provider, cfg, kube)
 }
 
 fn route(ec2: &MockEc2, table: &str, dst: &str) -> Option<RouteView> {
@@ -147,17 +126,6 @@ fn route(ec2: &MockEc2, table: &str, dst: &str) -> Option<RouteView> {
 fn routed(ec2: &MockEc2, table: &str, dst: &str, inst: &str) -> bool {
     route(ec2, table, dst)
         .is_some_and(|r| r.instance_id.as_deref() == Some(inst) && r.state.as_str() == "active")
-}
-
-async fn eventually(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !ok() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]
@@ -199,7 +167,7 @@ async fn the_controller_converges_repairs_and_then_goes_quiet_within_the_budget(
     .unwrap();
 
     let stack = start(&ec2, &kube, create, Duration::from_millis(400)).await;
-    eventually("every node in every table", || {
+    eventually("every node in every table", WITHIN, || {
         (0..n).all(|i| {
             TABLES
                 .iter()
@@ -226,7 +194,7 @@ async fn the_controller_converges_repairs_and_then_goes_quiet_within_the_budget(
             Target::NetworkInterface("eni-0gone".into()),
         )
         .unwrap();
-    eventually("hijack and blackhole repaired", || {
+    eventually("hijack and blackhole repaired", WITHIN, || {
         routed(&ec2, TABLES[0], &cidr(1), &instance(1))
             && routed(&ec2, TABLES[1], &cidr(3), &instance(3))
     })
@@ -260,7 +228,7 @@ async fn the_controller_converges_repairs_and_then_goes_quiet_within_the_budget(
 
     // A deleted node's routes go.
     kube.delete_node("n5").unwrap();
-    eventually("n5's routes deleted", || {
+    eventually("n5's routes deleted", WITHIN, || {
         TABLES.iter().all(|t| route(&ec2, t, &cidr(5)).is_none())
     })
     .await;
@@ -286,14 +254,14 @@ async fn a_full_table_blocks_only_its_own_routes() {
         kube.add_node(k8s_node(i)).unwrap();
     }
     let stack = start(&ec2, &kube, create, Duration::from_secs(30)).await;
-    eventually("the other tables converge", || {
+    eventually("the other tables converge", WITHIN, || {
         (0..n).all(|i| {
             routed(&ec2, TABLES[1], &cidr(i), &instance(i))
                 && routed(&ec2, TABLES[2], &cidr(i), &instance(i))
         })
     })
     .await;
-    eventually("quota reported on the blocked nodes", || {
+    eventually("quota reported on the blocked nodes", WITHIN, || {
         let blocked: Vec<usize> = (0..n)
             .filter(|i| !routed(&ec2, TABLES[0], &cidr(*i), &instance(*i)))
             .collect();

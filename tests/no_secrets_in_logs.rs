@@ -8,11 +8,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use routeplane_mocks::ec2::{MockEc2, World};
-use routeplane_mocks::kube_api::{FakeKube, node};
+use routeplane_mocks::ec2::MockEc2;
 
 const BIN: &str = env!("CARGO_BIN_EXE_routeplane");
 const SECRET: &str = "rpTESTsecretKEY/9f3c2a71e5b04d8a+NotReal";
@@ -51,35 +52,6 @@ fn assert_no_secret(out: &str, what: &str) {
     }
 }
 
-async fn world() -> (MockEc2, FakeKube, tempfile::TempDir) {
-    let mut w = World::new();
-    w.add_vpc("vpc-0s1", "10.0.0.0/16").unwrap();
-    w.add_subnet("subnet-0s1", "vpc-0s1", "10.0.1.0/24", "us-east-1a")
-        .unwrap();
-    w.add_route_table("rtb-0s1", "vpc-0s1", true, &["subnet-0s1"])
-        .unwrap();
-    w.tag("rtb-0s1", "kubernetes.io/cluster/sec", "owned")
-        .unwrap();
-    for i in 1..=3 {
-        w.add_instance(&format!("i-0s{i}"), "subnet-0s1").unwrap();
-    }
-    let ec2 = MockEc2::builder().world(w).start().await.unwrap();
-    let kube = FakeKube::start().await.unwrap();
-    for i in 1..=3 {
-        kube.add_node(
-            node(&format!("n{i}"))
-                .pod_cidr(&format!("10.244.{i}.0/24"))
-                .provider_id(&format!("aws:///us-east-1a/i-0s{i}"))
-                .build(),
-        )
-        .unwrap();
-    }
-    let dir = tempfile::tempdir().unwrap();
-    kube.write_kubeconfig(dir.path().join("kubeconfig"))
-        .unwrap();
-    (ec2, kube, dir)
-}
-
 fn cli(verb: &str, ec2: &MockEc2, dir: &std::path::Path, format: &str) -> Command {
     let mut c = Command::new(BIN);
     c.args(["--log-format", format, verb])
@@ -100,7 +72,8 @@ fn cli(verb: &str, ec2: &MockEc2, dir: &std::path::Path, format: &str) -> Comman
 
 #[tokio::test(flavor = "multi_thread")]
 async fn controller_plan_and_status_never_log_the_credentials_at_trace_level() {
-    let (ec2, _kube, dir) = world().await;
+    // Cluster `sec`: table rtb-0s1, instances i-0s1..3, Nodes n1..3 without routes.
+    let (ec2, _kube, dir) = support::aws_cluster("sec", 's', 3, |_| {}).await;
     for format in ["text", "json"] {
         for verb in ["plan", "status"] {
             let out = cli(verb, &ec2, dir.path(), format).output().unwrap();
