@@ -1,7 +1,8 @@
 //! Removing what a lab made: every network namespace and root-namespace link whose name starts
 //! with a prefix, and the matching state directories. Deleting a namespace takes its bridges,
 //! veths, routes and nftables with it, so names are all there is to track, and a run killed
-//! with SIGKILL is cleaned by the same code (`routeplane lab clean`).
+//! with SIGKILL is cleaned by the same code (`routeplane lab clean`). Processes still running
+//! inside a namespace are stopped first: they would keep it alive after its name is gone.
 
 use std::path::Path;
 
@@ -51,6 +52,7 @@ pub fn clean(prefix: &str) -> anyhow::Result<Cleaned> {
     let mut first_error = None;
     let (namespaces, links) = leftovers(prefix)?;
     for ns in namespaces {
+        stop_processes(&ns);
         match ip(&["netns", "del", &ns]) {
             Ok(_) => done.namespaces.push(ns),
             Err(e) => {
@@ -89,5 +91,25 @@ pub fn clean(prefix: &str) -> anyhow::Result<Cleaned> {
     match first_error {
         Some(e) => Err(e).context("lab cleanup was incomplete"),
         None => Ok(done),
+    }
+}
+
+/// Sends SIGTERM to every process running inside `netns` (the iperf3 servers of `lab bench`,
+/// a probe still running on Ctrl-C): deleting a namespace's name does not end them, and each
+/// would keep the namespace and its links alive, unnamed. Never this process itself.
+fn stop_processes(netns: &str) {
+    let Ok(pids) = ip(&["netns", "pids", netns]) else {
+        return;
+    };
+    let me = std::process::id();
+    for pid in pids.split_whitespace().filter_map(|p| p.parse::<u32>().ok()) {
+        if pid != me
+            && let Ok(raw) = i32::try_from(pid)
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(raw),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
     }
 }
