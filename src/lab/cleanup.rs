@@ -102,7 +102,10 @@ fn stop_processes(netns: &str) {
         return;
     };
     let me = std::process::id();
-    for pid in pids.split_whitespace().filter_map(|p| p.parse::<u32>().ok()) {
+    for pid in pids
+        .split_whitespace()
+        .filter_map(|p| p.parse::<u32>().ok())
+    {
         if pid != me
             && let Ok(raw) = i32::try_from(pid)
         {
