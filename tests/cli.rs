@@ -3,10 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::process::{Command, Output};
 
-use routeplane_mocks::ec2::{MockEc2, Target, World};
-use routeplane_mocks::kube_api::{FakeKube, node};
+use routeplane_mocks::ec2::{MockEc2, Target};
+use routeplane_mocks::kube_api::FakeKube;
 
 const BIN: &str = env!("CARGO_BIN_EXE_routeplane");
 
@@ -25,42 +27,20 @@ fn run(args: &[&str], endpoint: &str, kubeconfig: &std::path::Path) -> Output {
         .unwrap()
 }
 
+/// Cluster `cli`: table rtb-0c1, instances i-0c1/2 and Nodes n1/2.
 async fn setup() -> (MockEc2, FakeKube, tempfile::TempDir) {
-    let mut w = World::new();
-    w.add_vpc("vpc-0c1", "10.0.0.0/16").unwrap();
-    w.add_subnet("subnet-0c1", "vpc-0c1", "10.0.1.0/24", "us-east-1a")
-        .unwrap();
-    w.add_route_table("rtb-0c1", "vpc-0c1", true, &["subnet-0c1"])
-        .unwrap();
-    w.tag("rtb-0c1", "kubernetes.io/cluster/cli", "owned")
-        .unwrap();
-    for i in 1..=2 {
-        w.add_instance(&format!("i-0c{i}"), "subnet-0c1").unwrap();
-    }
-    // n1's route is right, n2's is missing, and a stale one of a departed node is there.
-    w.add_route("rtb-0c1", "10.244.1.0/24", Target::Instance("i-0c1".into()))
-        .unwrap();
-    w.add_route(
-        "rtb-0c1",
-        "10.244.9.0/24",
-        Target::NetworkInterface("eni-0gone".into()),
-    )
-    .unwrap();
-    let ec2 = MockEc2::builder().world(w).start().await.unwrap();
-    let kube = FakeKube::start().await.unwrap();
-    for i in 1..=2 {
-        kube.add_node(
-            node(&format!("n{i}"))
-                .pod_cidr(&format!("10.244.{i}.0/24"))
-                .provider_id(&format!("aws:///us-east-1a/i-0c{i}"))
-                .build(),
+    support::aws_cluster("cli", 'c', 2, |w| {
+        // n1's route is right, n2's is missing, and a stale one of a departed node is there.
+        w.add_route("rtb-0c1", "10.244.1.0/24", Target::Instance("i-0c1".into()))
+            .unwrap();
+        w.add_route(
+            "rtb-0c1",
+            "10.244.9.0/24",
+            Target::NetworkInterface("eni-0gone".into()),
         )
         .unwrap();
-    }
-    let dir = tempfile::tempdir().unwrap();
-    kube.write_kubeconfig(dir.path().join("kubeconfig"))
-        .unwrap();
-    (ec2, kube, dir)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -330,24 +310,20 @@ mod gce {
             .start()
             .await
             .unwrap();
-        let kube = FakeKube::start().await.unwrap();
-        for (n, id) in [
-            ("n1", format!("gce://{PROJECT}/{ZONE}/vm-1")),
-            ("n2", format!("gce://{PROJECT}/{ZONE}/vm-2")),
-            ("n3", "aws:///us-east-1a/i-0123456789abcdef0".to_string()),
-        ] {
-            let i = &n[1..];
-            kube.add_node(
+        let (kube, dir) = crate::support::fake_kube(
+            [
+                ("n1", format!("gce://{PROJECT}/{ZONE}/vm-1")),
+                ("n2", format!("gce://{PROJECT}/{ZONE}/vm-2")),
+                ("n3", "aws:///us-east-1a/i-0123456789abcdef0".to_string()),
+            ]
+            .map(|(n, id)| {
                 node(n)
-                    .pod_cidr(&format!("10.244.{i}.0/24"))
+                    .pod_cidr(&format!("10.244.{}.0/24", &n[1..]))
                     .provider_id(&id)
-                    .build(),
-            )
-            .unwrap();
-        }
-        let dir = tempfile::tempdir().unwrap();
-        kube.write_kubeconfig(dir.path().join("kubeconfig"))
-            .unwrap();
+                    .build()
+            }),
+        )
+        .await;
         (mock, kube, dir)
     }
 
