@@ -347,3 +347,64 @@ async fn a_foreign_route_at_a_node_cidr_is_reported_and_never_touched() {
     assert!(touched.is_empty(), "{touched:?}");
     stack.stop().await;
 }
+
+/// Nodes the GCE provider cannot route — a providerID from AWS, a GCE instance that does not
+/// exist — each get their own message on their own Node, and block nobody else.
+#[tokio::test]
+async fn a_node_of_another_cloud_or_a_missing_instance_is_named_and_blocks_nobody() {
+    let mock = mock_builder(world(2, &[])).start().await.unwrap();
+    let kube = FakeKube::start().await.unwrap();
+    for i in 0..2 {
+        kube.add_node(k8s_node(i)).unwrap();
+    }
+    kube.add_node(
+        node("n-aws")
+            .pod_cidr(&v4(20))
+            .provider_id("aws:///us-east-1a/i-0123456789abcdef0")
+            .build(),
+    )
+    .unwrap();
+    kube.add_node(
+        node("n-gone")
+            .pod_cidr(&v4(21))
+            .provider_id(&format!("gce://{PROJECT}/{ZONE}/no-such-vm"))
+            .build(),
+    )
+    .unwrap();
+    let stack = start(&mock, &kube, CLUSTER).await;
+    eventually("the GCE nodes converge", || {
+        (0..2).all(|i| routed(&mock, CLUSTER, &v4(i), i) && routed(&mock, CLUSTER, &v6(i), i))
+    })
+    .await;
+    let message = |n: &str| {
+        kube.node_condition(n, "NetworkUnavailable")
+            .filter(|c| c["status"] == "True")
+            .map(|c| c["message"].as_str().unwrap_or_default().to_string())
+    };
+    eventually("n-aws says why", || {
+        message("n-aws").is_some_and(|m| {
+            m.contains("aws instance i-0123456789abcdef0") && m.contains("--cloud gce")
+        })
+    })
+    .await;
+    eventually("n-gone says why", || {
+        message("n-gone").is_some_and(|m| m.contains("no-such-vm"))
+    })
+    .await;
+    assert!(absent(&mock, CLUSTER, &v4(20)) && absent(&mock, CLUSTER, &v4(21)));
+    assert!(
+        kube.events_about("n-aws").iter().any(|e| e["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("i-0123456789abcdef0")),
+        "{:?}",
+        kube.events_about("n-aws")
+    );
+    for i in 0..2 {
+        let c = kube
+            .node_condition(&format!("n{i}"), "NetworkUnavailable")
+            .unwrap();
+        assert_eq!(c["status"], "False", "n{i}: {c}");
+    }
+    stack.stop().await;
+}

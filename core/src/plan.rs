@@ -54,8 +54,13 @@ pub struct Conflict {
 pub enum UnroutableReason {
     /// The providerID is missing or unparsable; `kind` is [`crate::ProviderIdError::kind`].
     BadProviderId { kind: &'static str, message: String },
-    /// The providerID names another cloud than the one we program.
-    OtherCloud { cloud: crate::Cloud },
+    /// The providerID names another cloud than the one we program (`programmed`).
+    OtherCloud {
+        cloud: crate::Cloud,
+        programmed: crate::Cloud,
+        /// The instance the providerID names ([`crate::InstanceRef::key`]).
+        instance: String,
+    },
     /// The Pod CIDR lies outside every cluster CIDR, so routing it would break ownership.
     PodCidrOutsideCluster { pod_cidr: IpNet },
     /// Another node (earlier by name) already has this Pod CIDR.
@@ -78,10 +83,14 @@ impl std::fmt::Display for UnroutableReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             UnroutableReason::BadProviderId { message, .. } => f.write_str(message),
-            UnroutableReason::OtherCloud { cloud } => {
+            UnroutableReason::OtherCloud {
+                cloud,
+                programmed,
+                instance,
+            } => {
                 write!(
                     f,
-                    "providerID names cloud {cloud}, but routeplane programs another cloud"
+                    "the providerID names {cloud} instance {instance}, but this routeplane programs {programmed} routes (--cloud {programmed}): no route for this node"
                 )
             }
             UnroutableReason::PodCidrOutsideCluster { pod_cidr } => {
@@ -172,7 +181,11 @@ fn desired_by_node(
             Ok(t) if t.cloud() != spec.cloud => {
                 unroutable.push(Unroutable {
                     node: node.name.clone(),
-                    reason: UnroutableReason::OtherCloud { cloud: t.cloud() },
+                    reason: UnroutableReason::OtherCloud {
+                        cloud: t.cloud(),
+                        programmed: spec.cloud,
+                        instance: t.key(),
+                    },
                 });
                 continue;
             }
