@@ -72,8 +72,9 @@ pub struct Throughput {
     pub bits_per_second: f64,
     pub bytes: u64,
     pub retransmits: u64,
-    /// Whole-host CPU use during the test as iperf3 reports it, sender and receiver side (on
-    /// this machine both are the same host, so each counts both ends' work).
+    /// CPU time of the iperf3 client (sender) and server (receiver) processes as a share of
+    /// one CPU over the test (iperf3's `host_total`/`remote_total`). On one kernel much of the
+    /// path's softirq work (forwarding, encapsulation) runs in, and is charged to, them.
     pub cpu_sender_percent: f64,
     pub cpu_receiver_percent: f64,
 }

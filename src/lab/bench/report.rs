@@ -131,8 +131,9 @@ impl BenchReport {
         t.add_row(row("1 stream: retransmits", &|p| {
             format!("{:.0}", p.median.single_retransmits)
         }));
-        t.add_row(row("1 stream: host CPU % (iperf3)", &|p| {
-            format!("{:.0}", p.median.single_cpu_sender_percent)
+        t.add_row(row("1 stream: sender CPU % (per Gbit/s)", &|p| {
+            let per = p.median.single_cpu_sender_percent / p.median.single_gbps.max(1e-9);
+            format!("{:.0} ({per:.1})", p.median.single_cpu_sender_percent)
         }));
         t.add_row(row("ping RTT, µs", &|p| {
             format!("{:.0}", p.median.ping_ms * 1000.0)
