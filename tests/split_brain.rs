@@ -12,6 +12,7 @@ mod reliability;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use reliability::ec2::*;
 use reliability::*;
 use routeplane_aws::{AwsConfig, AwsProvider, StaticCredentials, TableSelector, ec2_budget};
 use routeplane_core::budget::BucketSpec;
@@ -43,6 +44,12 @@ impl Replica {
 /// A replica of the controller, library-embedded, with its own EC2 access key and its own door
 /// into the API server.
 async fn replica(ec2: &MockEc2, kube: &FakeKube, identity: &str) -> Replica {
+    replica_through(ec2, kube, identity, identity).await
+}
+
+/// As [`replica`], through the API-server door named `door` (a restarted pod gets a new
+/// connection under its old identity).
+async fn replica_through(ec2: &MockEc2, kube: &FakeKube, identity: &str, door: &str) -> Replica {
     let mut aws = AwsConfig::new(CLUSTER);
     aws.region = Some("us-east-1".into());
     aws.endpoint_url = Some(ec2.endpoint_url());
@@ -53,6 +60,7 @@ async fn replica(ec2: &MockEc2, kube: &FakeKube, identity: &str) -> Replica {
         secret_access_key: "s".into(),
     });
     aws.budget = ec2_budget(None, Some(WRITES));
+    let budget = aws.budget.clone();
     let provider = AwsProvider::new(aws).await.unwrap();
     let spec = ClusterSpec::new(
         CLUSTER,
@@ -65,6 +73,7 @@ async fn replica(ec2: &MockEc2, kube: &FakeKube, identity: &str) -> Replica {
     cfg.resync = Duration::from_secs(3);
     cfg.reconcile.backoff_base = Duration::from_millis(100);
     cfg.reconcile.backoff_max = Duration::from_secs(1);
+    cfg.budget = Some(budget);
     cfg.leader = Some(LeaderConfig {
         namespace: LEASE_NS.into(),
         name: LEASE_NAME.into(),
@@ -73,7 +82,7 @@ async fn replica(ec2: &MockEc2, kube: &FakeKube, identity: &str) -> Replica {
         renew_deadline: RENEW,
         retry_period: Duration::from_millis(300),
     });
-    let door = kube.door(identity).await.unwrap();
+    let door = kube.door(door).await.unwrap();
     let client = kube::Client::try_from(kube::Config::new(door.parse().unwrap())).unwrap();
     let shutdown = CancellationToken::new();
     let token = shutdown.clone();
@@ -159,7 +168,9 @@ fn check_at_the_mocks(
         .map(|i| (access_key(i), (*i).to_string()))
         .collect();
     let terms = Terms::new(kube.lease_history(LEASE_NS, LEASE_NAME));
-    let v = terms.violations(&calls, ec2.started_at(), |k| writers.get(k).cloned());
+    let v = terms.violations(&writes(&calls, ec2.started_at()), |k| {
+        writers.get(k).cloned()
+    });
     assert!(
         v.is_empty(),
         "writes outside the writer's lease term: {v:#?}"
@@ -318,4 +329,35 @@ async fn with_the_api_server_gone_nobody_writes_past_the_renew_deadline_then_wri
     check_at_the_mocks(&ec2, &kube, &foreign, &enis, &["replica-a", "replica-b"]);
     a.stop().await;
     b.stop().await;
+}
+
+/// A leader that dies in the middle of a burst (SIGKILL, OOM, a crash loop) and is restarted
+/// with the same identity takes its lease back at once, in a new process with new buckets.
+/// EC2's bucket is still empty from the burst the dead process just spent, so a new process
+/// that started with full buckets overdrew it. Judged by replaying every call through EC2's
+/// buckets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_restarted_mid_burst_stays_inside_the_budget_its_predecessor_spent() {
+    let (ec2, kube, live) = cluster().await;
+    let foreign = foreign_routes(&ec2);
+    let enis = node_enis(&ec2);
+    let first = replica(&ec2, &kube, "replica-a").await;
+    // Two entries per call; past the client's burst, EC2's bucket is empty too.
+    eventually(
+        "replica-a to spend its burst",
+        Duration::from_secs(20),
+        || write_times(&ec2, "replica-a").len() > 2 * WRITES.capacity as usize,
+    )
+    .await;
+    // Killed: its task is gone mid-call, nothing is released by it in order.
+    first.task.abort();
+    let restarted = replica_through(&ec2, &kube, "replica-a", "replica-a-restarted").await;
+    eventually(
+        "convergence after the restart",
+        Duration::from_secs(60),
+        || exact_state(&ec2, &live, &foreign).is_ok(),
+    )
+    .await;
+    restarted.stop().await;
+    check_at_the_mocks(&ec2, &kube, &foreign, &enis, &["replica-a"]);
 }

@@ -161,6 +161,18 @@ impl ApiBudget {
         }
     }
 
+    /// Empties every bucket now; they refill at their rate from here. A new leader term calls
+    /// it: the cloud's buckets may be empty from what the previous holder — possibly this same
+    /// identity in a process that just died — spent, and a client that started its term with
+    /// full buckets could overdraw them.
+    pub fn spend_all(&self) {
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        for b in buckets.values_mut() {
+            b.drain(now);
+        }
+    }
+
     /// The configured spec of `class`, if any.
     pub fn spec(&self, class: &str) -> Option<BucketSpec> {
         let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
@@ -215,6 +227,22 @@ mod tests {
         budget.acquire("describe").await;
         let took = start.elapsed().as_secs_f64();
         assert!((0.049..0.06).contains(&took), "took {took}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn spend_all_empties_every_bucket_and_a_clone_sees_it() {
+        let budget = ApiBudget::new([
+            ("create", BucketSpec::new(50.0, 5.0)),
+            ("describe", BucketSpec::new(100.0, 20.0)),
+        ]);
+        budget.clone().spend_all();
+        let start = Instant::now();
+        budget.acquire("describe").await;
+        let took = start.elapsed().as_secs_f64();
+        assert!((0.049..0.06).contains(&took), "describe took {took}");
+        budget.acquire("create").await;
+        let took = start.elapsed().as_secs_f64();
+        assert!((0.199..0.21).contains(&took), "create took {took}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -5,6 +5,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use ipnet::IpNet;
 use routeplane_aws::{AwsArgs, AwsProvider};
+use routeplane_core::budget::ApiBudget;
 use routeplane_core::{Cloud, ClusterSpec, Mode};
 use routeplane_gce::{GceArgs, GceProvider};
 use std::path::PathBuf;
@@ -98,12 +99,13 @@ impl ClusterArgs {
 
     /// Builds the AWS provider and checks that credentials resolve, so a missing credential is
     /// a start-up error and not a per-node failure later.
-    pub async fn aws_provider(&self) -> anyhow::Result<AwsProvider> {
+    pub async fn aws_provider(&self) -> anyhow::Result<(AwsProvider, ApiBudget)> {
         let cfg = self
             .aws
             .clone()
             .into_config(&self.cluster_name)
             .context("invalid AWS flags")?;
+        let budget = cfg.budget.clone();
         let provider = AwsProvider::new(cfg)
             .await
             .context("setting up the AWS provider")?;
@@ -111,17 +113,18 @@ impl ClusterArgs {
             .check_credentials()
             .await
             .context("checking AWS credentials")?;
-        Ok(provider)
+        Ok((provider, budget))
     }
 
     /// Builds the GCE provider, then checks credentials (at construction), the project and
     /// the network (one `networks.get`), so each is a clear start-up error.
-    pub async fn gce_provider(&self) -> anyhow::Result<GceProvider> {
+    pub async fn gce_provider(&self) -> anyhow::Result<(GceProvider, ApiBudget)> {
         let cfg = self
             .gce
             .clone()
             .into_config(&self.cluster_name)
             .context("invalid GCE flags")?;
+        let budget = cfg.budget.clone();
         let provider = GceProvider::new(cfg)
             .await
             .context("setting up the GCE provider")?;
@@ -129,14 +132,26 @@ impl ClusterArgs {
             .check()
             .await
             .context("checking the GCE project and network")?;
-        Ok(provider)
+        Ok((provider, budget))
     }
 
     /// The provider of `--cloud`.
     pub async fn provider(&self) -> anyhow::Result<CloudProvider> {
+        Ok(self.provider_and_budget().await?.0)
+    }
+
+    /// The provider of `--cloud` and a handle on the API budget it spends from, for the
+    /// controller to empty when a leader term starts.
+    pub async fn provider_and_budget(&self) -> anyhow::Result<(CloudProvider, ApiBudget)> {
         Ok(match self.cloud {
-            CloudArg::Aws => CloudProvider::Aws(self.aws_provider().await?),
-            CloudArg::Gce => CloudProvider::Gce(self.gce_provider().await?),
+            CloudArg::Aws => {
+                let (p, budget) = self.aws_provider().await?;
+                (CloudProvider::Aws(p), budget)
+            }
+            CloudArg::Gce => {
+                let (p, budget) = self.gce_provider().await?;
+                (CloudProvider::Gce(p), budget)
+            }
         })
     }
 }

@@ -148,9 +148,10 @@ fn hostname() -> anyhow::Result<String> {
 }
 
 pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
-    let cfg = args.config()?;
+    let mut cfg = args.config()?;
     let client = args.cluster.kube().await?;
-    let provider = args.cluster.provider().await?;
+    let (provider, budget) = args.cluster.provider_and_budget().await?;
+    cfg.budget = Some(budget);
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     Controller::new(provider, cfg)

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::ControllerError;
+use crate::budget::ApiBudget;
 
 /// Where the lease lives and how long its terms are.
 #[derive(Clone, Debug)]
@@ -165,6 +166,7 @@ pub struct Elector {
     cfg: LeaderConfig,
     leadership: Leadership,
     observed: Option<Observed>,
+    budget: Option<ApiBudget>,
 }
 
 impl Elector {
@@ -177,9 +179,17 @@ impl Elector {
                 cfg,
                 leadership: leadership.clone(),
                 observed: None,
+                budget: None,
             },
             leadership,
         )
+    }
+
+    /// Empties `budget` at the start of every term won, before leadership is published, so
+    /// no write of the new term can spend tokens the previous holder may already have spent.
+    pub fn spend_budget_on_new_term(mut self, budget: Option<ApiBudget>) -> Self {
+        self.budget = budget;
+        self
     }
 
     pub async fn run(mut self, shutdown: CancellationToken) {
@@ -190,6 +200,9 @@ impl Elector {
                 Ok(Ok(Some(new_term))) => {
                     if new_term {
                         info!(identity = %self.cfg.identity, lease = %self.cfg.name, "became leader");
+                        if let Some(budget) = &self.budget {
+                            budget.spend_all();
+                        }
                     }
                     self.leadership
                         .renewed(started, self.cfg.renew_deadline, new_term);

@@ -31,6 +31,7 @@ pub use metrics::Metrics;
 pub use nodes::NodeStore;
 pub use reconcile::{PassReport, ReconcileConfig};
 
+use crate::budget::ApiBudget;
 use crate::model::ClusterSpec;
 use crate::provider::RouteProvider;
 
@@ -69,6 +70,9 @@ pub struct ControllerConfig {
     pub allocate: Option<Vec<(ipnet::IpNet, u8)>>,
     /// Reporter name on Events and conditions.
     pub reporter: String,
+    /// The provider's API budget (a handle on the same buckets), emptied when a leader term
+    /// starts: what the previous holder spent is unknown, so it is assumed all spent.
+    pub budget: Option<ApiBudget>,
 }
 
 impl ControllerConfig {
@@ -84,6 +88,7 @@ impl ControllerConfig {
             event_namespace: "default".into(),
             allocate: None,
             reporter: "routeplane".into(),
+            budget: None,
         }
     }
 }
@@ -154,11 +159,18 @@ impl<P: RouteProvider> Controller<P> {
         let leadership = match self.cfg.leader.clone() {
             Some(cfg) => {
                 let (elector, leadership) = leader::Elector::new(client.clone(), cfg);
+                let elector = elector.spend_budget_on_new_term(self.cfg.budget.clone());
                 let token = tasks.clone();
                 tokio::spawn(async move { elector.run(token).await });
                 leadership
             }
-            None => Leadership::always(),
+            None => {
+                // Without an election the process start is the term start.
+                if let Some(budget) = &self.cfg.budget {
+                    budget.spend_all();
+                }
+                Leadership::always()
+            }
         };
 
         let health = match self.cfg.metrics_addr {
