@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use aws_sdk_ec2::Client;
+use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::config::retry::RetryConfig;
 use aws_sdk_ec2::config::timeout::TimeoutConfig;
 use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
@@ -83,6 +84,35 @@ fn client_without_retries(mock: &MockEc2) -> Client {
     Client::from_conf(config(mock).retry_config(RetryConfig::disabled()).build())
 }
 
+/// `CreateRoute` of `cidr` in `table` to `instance`.
+async fn create_route(
+    c: &Client,
+    table: &str,
+    cidr: &str,
+    instance: &str,
+) -> Result<
+    aws_sdk_ec2::operation::create_route::CreateRouteOutput,
+    SdkError<aws_sdk_ec2::operation::create_route::CreateRouteError, HttpResponse>,
+> {
+    c.create_route()
+        .route_table_id(table)
+        .destination_cidr_block(cidr)
+        .instance_id(instance)
+        .send()
+        .await
+}
+
+/// `DescribeInstances` of one instance ID.
+async fn describe_instance(
+    c: &Client,
+    id: &str,
+) -> Result<
+    aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput,
+    SdkError<aws_sdk_ec2::operation::describe_instances::DescribeInstancesError, HttpResponse>,
+> {
+    c.describe_instances().instance_ids(id).send().await
+}
+
 fn filter(name: &str, values: &[&str]) -> Filter {
     let mut b = Filter::builder().name(name);
     for v in values {
@@ -112,7 +142,7 @@ trait HasStatus {
     fn status(&self) -> u16;
 }
 
-impl HasStatus for aws_sdk_ec2::config::http::HttpResponse {
+impl HasStatus for HttpResponse {
     fn status(&self) -> u16 {
         self.status().as_u16()
     }
@@ -493,22 +523,12 @@ async fn describe_instances_filters_and_paginates() {
 async fn describe_instances_rejects_unknown_and_malformed_ids_with_ec2_codes() {
     let mock = start().await;
     let c = client(&mock);
-    let err = c
-        .describe_instances()
-        .instance_ids("i-0ffff")
-        .send()
-        .await
-        .unwrap_err();
+    let err = describe_instance(&c, "i-0ffff").await.unwrap_err();
     let (code, message, status) = failure(err);
     assert_eq!(code, "InvalidInstanceID.NotFound");
     assert_eq!(message, "The instance ID 'i-0ffff' does not exist");
     assert_eq!(status, 400);
-    let err = c
-        .describe_instances()
-        .instance_ids("node-1")
-        .send()
-        .await
-        .unwrap_err();
+    let err = describe_instance(&c, "node-1").await.unwrap_err();
     assert_eq!(failure(err).0, "InvalidInstanceID.Malformed");
     let err = c
         .describe_instances()
@@ -552,14 +572,7 @@ async fn describe_network_interfaces_lists_attached_enis() {
 async fn a_route_to_an_instance_is_stored_as_its_eni_and_reported_with_both_ids() {
     let mock = start().await;
     let c = client(&mock);
-    let out = c
-        .create_route()
-        .route_table_id(RTB_A)
-        .destination_cidr_block("10.244.1.0/24")
-        .instance_id(I_A)
-        .send()
-        .await
-        .unwrap();
+    let out = create_route(&c, RTB_A, "10.244.1.0/24", I_A).await.unwrap();
     assert_eq!(out.r#return(), Some(true));
     let primary = mock
         .world()
@@ -650,58 +663,34 @@ async fn create_route_rejects_bad_requests_with_ec2_codes() {
     assert_eq!(c1, "RouteAlreadyExists");
     assert!(m1.contains("10.244.1.0/24"), "{m1}");
 
-    let two_targets = create()
-        .destination_cidr_block("10.244.9.0/24")
-        .instance_id(I_A)
-        .gateway_id("igw-0a1")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(two_targets), "InvalidParameterCombination");
-    let bad_cidr = create()
-        .destination_cidr_block("10.244.300.0/24")
-        .instance_id(I_A)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(bad_cidr), "InvalidParameterValue");
-    let no_eni = create()
-        .destination_cidr_block("10.244.9.0/24")
-        .network_interface_id("eni-0nope")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(no_eni), "InvalidNetworkInterfaceID.NotFound");
-    let no_instance = create()
-        .destination_cidr_block("10.244.9.0/24")
-        .instance_id("i-0ffff")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(no_instance), "InvalidInstanceID.NotFound");
-    let malformed = create()
-        .destination_cidr_block("10.244.9.0/24")
-        .instance_id("bogus")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(malformed), "InvalidInstanceID.Malformed");
-    let multi = create()
-        .destination_cidr_block("10.244.9.0/24")
-        .instance_id(I_MULTI)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(multi), "InvalidInstanceID");
-    let no_table = c
-        .create_route()
-        .route_table_id("rtb-0nope")
-        .destination_cidr_block("10.244.9.0/24")
-        .instance_id(I_A)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(no_table), "InvalidRouteTableID.NotFound");
+    let to = |cidr: &str| create().destination_cidr_block(cidr);
+    let nine = "10.244.9.0/24";
+    for (request, want) in [
+        (
+            to(nine).instance_id(I_A).gateway_id("igw-0a1"),
+            "InvalidParameterCombination",
+        ),
+        (
+            to("10.244.300.0/24").instance_id(I_A),
+            "InvalidParameterValue",
+        ),
+        (
+            to(nine).network_interface_id("eni-0nope"),
+            "InvalidNetworkInterfaceID.NotFound",
+        ),
+        (
+            to(nine).instance_id("i-0ffff"),
+            "InvalidInstanceID.NotFound",
+        ),
+        (to(nine).instance_id("bogus"), "InvalidInstanceID.Malformed"),
+        (to(nine).instance_id(I_MULTI), "InvalidInstanceID"),
+        (
+            to(nine).route_table_id("rtb-0nope").instance_id(I_A),
+            "InvalidRouteTableID.NotFound",
+        ),
+    ] {
+        assert_eq!(code(request.send().await.unwrap_err()), want);
+    }
 }
 
 #[tokio::test]
@@ -741,14 +730,7 @@ async fn ipv6_routes_use_destination_ipv6_cidr_block() {
         .send()
         .await
         .unwrap();
-    let err = c
-        .create_route()
-        .route_table_id(RTB_A)
-        .destination_cidr_block(v6)
-        .instance_id(I_A)
-        .send()
-        .await
-        .unwrap_err();
+    let err = create_route(&c, RTB_A, v6, I_A).await.unwrap_err();
     assert_eq!(
         failure(err).0,
         "InvalidParameterValue",
@@ -760,13 +742,7 @@ async fn ipv6_routes_use_destination_ipv6_cidr_block() {
 async fn replace_route_changes_the_target_and_needs_an_existing_route() {
     let mock = start().await;
     let c = client(&mock);
-    c.create_route()
-        .route_table_id(RTB_A)
-        .destination_cidr_block("10.244.1.0/24")
-        .instance_id(I_A)
-        .send()
-        .await
-        .unwrap();
+    create_route(&c, RTB_A, "10.244.1.0/24", I_A).await.unwrap();
     c.replace_route()
         .route_table_id(RTB_A)
         .destination_cidr_block("10.244.1.0/24")
@@ -827,13 +803,7 @@ async fn terminating_an_instance_turns_its_routes_into_blackholes() {
     let mock = start().await;
     let c = client(&mock);
     for (cidr, inst) in [("10.244.1.0/24", I_A), ("10.244.2.0/24", I_B)] {
-        c.create_route()
-            .route_table_id(RTB_A)
-            .destination_cidr_block(cidr)
-            .instance_id(inst)
-            .send()
-            .await
-            .unwrap();
+        create_route(&c, RTB_A, cidr, inst).await.unwrap();
     }
     let out = c
         .terminate_instances()
@@ -871,12 +841,7 @@ async fn terminating_an_instance_turns_its_routes_into_blackholes() {
         .await
         .unwrap();
     assert_eq!(blackholes.route_tables().len(), 1);
-    let desc = c
-        .describe_instances()
-        .instance_ids(I_A)
-        .send()
-        .await
-        .unwrap();
+    let desc = describe_instance(&c, I_A).await.unwrap();
     let i = &desc.reservations()[0].instances()[0];
     assert_eq!(
         i.state().and_then(|s| s.name()),
@@ -929,12 +894,7 @@ async fn the_route_limit_is_enforced_per_table_and_family() {
             .await
             .unwrap();
     }
-    let err = c
-        .create_route()
-        .route_table_id(RTB_A)
-        .destination_cidr_block("10.244.9.0/24")
-        .instance_id(I_A)
-        .send()
+    let err = create_route(&c, RTB_A, "10.244.9.0/24", I_A)
         .await
         .unwrap_err();
     let (code, _, status) = failure(err);
@@ -947,22 +907,10 @@ async fn the_route_limit_is_enforced_per_table_and_family() {
         .send()
         .await
         .unwrap();
-    c.create_route()
-        .route_table_id(RTB_B)
-        .destination_cidr_block("10.244.9.0/24")
-        .instance_id(I_A)
-        .send()
-        .await
-        .unwrap();
+    create_route(&c, RTB_B, "10.244.9.0/24", I_A).await.unwrap();
     // Raising the limit at run time lets the write through.
     mock.world().set_route_limit(6);
-    c.create_route()
-        .route_table_id(RTB_A)
-        .destination_cidr_block("10.244.9.0/24")
-        .instance_id(I_A)
-        .send()
-        .await
-        .unwrap();
+    create_route(&c, RTB_A, "10.244.9.0/24", I_A).await.unwrap();
 }
 
 #[tokio::test]
@@ -992,12 +940,7 @@ async fn source_dest_check_is_read_and_turned_off_on_instances_and_enis() {
         after.source_dest_check().and_then(|v| v.value()),
         Some(false)
     );
-    let desc = c
-        .describe_instances()
-        .instance_ids(I_A)
-        .send()
-        .await
-        .unwrap();
+    let desc = describe_instance(&c, I_A).await.unwrap();
     let i = &desc.reservations()[0].instances()[0];
     assert_eq!(i.source_dest_check(), Some(false));
     assert_eq!(
@@ -1031,12 +974,7 @@ async fn source_dest_check_is_read_and_turned_off_on_instances_and_enis() {
         enis.network_interfaces()[0].source_dest_check(),
         Some(false)
     );
-    let multi = c
-        .describe_instances()
-        .instance_ids(I_MULTI)
-        .send()
-        .await
-        .unwrap();
+    let multi = describe_instance(&c, I_MULTI).await.unwrap();
     assert_eq!(
         multi.reservations()[0].instances()[0].source_dest_check(),
         Some(true)
@@ -1092,12 +1030,7 @@ async fn a_denied_action_is_unauthorized_operation_naming_the_permission() {
     let mock = start().await;
     mock.world().set_denied("CreateRoute", true);
     let c = client(&mock);
-    let err = c
-        .create_route()
-        .route_table_id(RTB_A)
-        .destination_cidr_block("10.244.1.0/24")
-        .instance_id(I_A)
-        .send()
+    let err = create_route(&c, RTB_A, "10.244.1.0/24", I_A)
         .await
         .unwrap_err();
     let (code, message, status) = failure(err);
@@ -1331,13 +1264,7 @@ async fn the_call_record_counts_actions_and_checks_the_budget() {
     let c = client(&mock);
     c.describe_route_tables().send().await.unwrap();
     c.describe_route_tables().send().await.unwrap();
-    c.create_route()
-        .route_table_id(RTB_A)
-        .destination_cidr_block("10.244.1.0/24")
-        .instance_id(I_A)
-        .send()
-        .await
-        .unwrap();
+    create_route(&c, RTB_A, "10.244.1.0/24", I_A).await.unwrap();
     c.delete_route()
         .route_table_id(RTB_A)
         .destination_cidr_block("10.244.99.0/24")
@@ -1407,12 +1334,7 @@ route_tables:
         route_to(&routes, "10.244.1.0/24").state(),
         Some(&RouteState::Blackhole)
     );
-    let desc = c
-        .describe_instances()
-        .instance_ids("i-0y1")
-        .send()
-        .await
-        .unwrap();
+    let desc = describe_instance(&c, "i-0y1").await.unwrap();
     assert_eq!(
         desc.reservations()[0].instances()[0].private_ip_address(),
         Some("10.1.1.50")
