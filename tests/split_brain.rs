@@ -18,7 +18,7 @@ use routeplane_aws::{AwsConfig, AwsProvider, StaticCredentials, TableSelector, e
 use routeplane_core::budget::BucketSpec;
 use routeplane_core::controller::{Controller, ControllerConfig, ControllerError, LeaderConfig};
 use routeplane_core::{Cloud, ClusterSpec, Mode};
-use routeplane_mocks::ec2::{FaultSpec, Faults, MockEc2, Throttle};
+use routeplane_mocks::ec2::{FaultSpec, Faults, MockEc2};
 use routeplane_mocks::kube_api::FakeKube;
 use tokio_util::sync::CancellationToken;
 
@@ -93,19 +93,10 @@ async fn replica_through(ec2: &MockEc2, kube: &FakeKube, identity: &str, door: &
 
 /// EC2 with the shrunk write buckets, some throttling and latency, and `nodes` Nodes.
 async fn cluster() -> (MockEc2, FakeKube, BTreeSet<usize>) {
-    let mut throttle = Throttle::ec2_defaults();
-    for action in [
-        "CreateRoute",
-        "ReplaceRoute",
-        "DeleteRoute",
-        "ModifyNetworkInterfaceAttribute",
-    ] {
-        throttle = throttle.with_bucket(action, WRITES.capacity, WRITES.refill_per_sec);
-    }
     let ec2 = MockEc2::builder()
         .world(world(NODES))
         .route_limit(1000)
-        .throttle(throttle)
+        .throttle(write_throttle(WRITES.capacity, WRITES.refill_per_sec))
         .faults(
             Faults::seeded(2).all(
                 FaultSpec::new()

@@ -285,6 +285,21 @@ pub fn access_key(identity: &str) -> String {
     format!("AKIA{}", id.to_ascii_uppercase())
 }
 
+/// EC2's buckets, with the route writes' and ModifyNetworkInterfaceAttribute's set to
+/// `capacity`/`rate`.
+pub fn write_throttle(capacity: f64, rate: f64) -> Throttle {
+    [
+        "CreateRoute",
+        "ReplaceRoute",
+        "DeleteRoute",
+        "ModifyNetworkInterfaceAttribute",
+    ]
+    .into_iter()
+    .fold(Throttle::ec2_defaults(), |t, action| {
+        t.with_bucket(action, capacity, rate)
+    })
+}
+
 /// The mock EC2 as the soak's cloud, with the foreign routes it was seeded with.
 pub struct Ec2 {
     pub mock: MockEc2,
@@ -306,20 +321,10 @@ impl Ec2 {
         call_timeout: Duration,
     ) -> Self {
         let (cap, rate) = mutate_budget.split_once('/').unwrap();
-        let (cap, rate): (f64, f64) = (cap.parse().unwrap(), rate.parse().unwrap());
-        let mut throttle = Throttle::ec2_defaults();
-        for action in [
-            "CreateRoute",
-            "ReplaceRoute",
-            "DeleteRoute",
-            "ModifyNetworkInterfaceAttribute",
-        ] {
-            throttle = throttle.with_bucket(action, cap, rate);
-        }
         let mock = MockEc2::builder()
             .world(world(nodes))
             .route_limit(1000)
-            .throttle(throttle)
+            .throttle(write_throttle(cap.parse().unwrap(), rate.parse().unwrap()))
             .faults(faults)
             .start()
             .await
