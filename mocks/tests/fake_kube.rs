@@ -165,8 +165,12 @@ async fn watcher_sees_nodes_added_modified_and_deleted() {
     assert_eq!(deleted.name_any(), "n1");
 }
 
-#[tokio::test]
-async fn reflector_store_converges_to_the_api_state() {
+/// A fake API server with Node n1, and a kube-rs reflector over its Nodes that has listed it.
+async fn n1_in_a_ready_reflector() -> (
+    FakeKube,
+    reflector::Store<Node>,
+    tokio::task::JoinHandle<()>,
+) {
     let fake = FakeKube::start().await.unwrap();
     fake.add_node(node("n1").build()).unwrap();
     let nodes: Api<Node> = Api::all(client(&fake, "test"));
@@ -177,6 +181,12 @@ async fn reflector_store_converges_to_the_api_state() {
     );
     let task = tokio::spawn(stream.for_each(|_| async {}));
     store.wait_until_ready().await.unwrap();
+    (fake, store, task)
+}
+
+#[tokio::test]
+async fn reflector_store_converges_to_the_api_state() {
+    let (fake, store, task) = n1_in_a_ready_reflector().await;
 
     fake.add_node(node("n2").build()).unwrap();
     fake.add_node(node("n3").label("zone", "a").build())
@@ -338,8 +348,9 @@ async fn a_patch_that_changes_nothing_keeps_the_resource_version() {
     assert_eq!(fake.request_count("patch", "nodes"), 1);
 }
 
-#[tokio::test]
-async fn lease_replace_with_a_stale_resource_version_gets_409_conflict() {
+/// A fake API server with Lease `kube-system/routeplane` held by `a`: the Lease as sent and as
+/// created.
+async fn lease_held_by_a() -> (FakeKube, Api<Lease>, Lease, Lease) {
     let fake = FakeKube::start().await.unwrap();
     let leases: Api<Lease> = Api::namespaced(client(&fake, "test"), "kube-system");
     let lease: Lease = serde_json::from_value(json!({
@@ -348,6 +359,12 @@ async fn lease_replace_with_a_stale_resource_version_gets_409_conflict() {
     }))
     .unwrap();
     let created = leases.create(&PostParams::default(), &lease).await.unwrap();
+    (fake, leases, lease, created)
+}
+
+#[tokio::test]
+async fn lease_replace_with_a_stale_resource_version_gets_409_conflict() {
+    let (fake, leases, lease, created) = lease_held_by_a().await;
 
     let mut renewed = created.clone();
     renewed.spec.as_mut().unwrap().holder_identity = Some("b".into());
@@ -495,16 +512,7 @@ async fn idle_watch_gets_bookmarks_and_ends_at_timeout_seconds() {
 
 #[tokio::test]
 async fn watcher_relists_after_410_and_converges() {
-    let fake = FakeKube::start().await.unwrap();
-    fake.add_node(node("n1").build()).unwrap();
-    let nodes: Api<Node> = Api::all(client(&fake, "test"));
-    let (store, writer) = reflector::store();
-    let stream = reflector(
-        writer,
-        watcher(nodes, watcher::Config::default()).default_backoff(),
-    );
-    let task = tokio::spawn(stream.for_each(|_| async {}));
-    store.wait_until_ready().await.unwrap();
+    let (fake, store, task) = n1_in_a_ready_reflector().await;
 
     // The API server goes away; while it is gone, nodes change and the history is compacted,
     // so the watcher's resourceVersion is too old when it comes back.
@@ -586,14 +594,7 @@ async fn injected_failures_and_latency_reach_the_client() {
 
 #[tokio::test]
 async fn the_lease_history_records_every_committed_holder_in_order() {
-    let fake = FakeKube::start().await.unwrap();
-    let leases: Api<Lease> = Api::namespaced(client(&fake, "test"), "kube-system");
-    let lease: Lease = serde_json::from_value(json!({
-        "metadata": {"name": "routeplane"},
-        "spec": {"holderIdentity": "a", "leaseDurationSeconds": 15}
-    }))
-    .unwrap();
-    let created = leases.create(&PostParams::default(), &lease).await.unwrap();
+    let (fake, leases, _, created) = lease_held_by_a().await;
     let mut taken = created.clone();
     taken.spec.as_mut().unwrap().holder_identity = Some("b".into());
     taken.spec.as_mut().unwrap().lease_transitions = Some(1);
