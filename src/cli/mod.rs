@@ -69,12 +69,11 @@ pub fn main() -> ExitCode {
         eprintln!("routeplane: {e:#}");
         return ExitCode::from(2);
     }
-    // 8 MiB worker stacks: a reconcile pass's futures through the AWS SDK outgrow tokio's 2 MiB
-    // default in debug builds ("overflowed its stack" as soon as a replica became leader; found
-    // by tests/least_privilege.rs, which runs the real binary).
+    // tokio's default 2 MiB worker stacks suffice even in debug builds: provider request futures
+    // are boxed (core/src/call.rs), so a reconcile pass through an SDK no longer nests them all
+    // on the stack (it used to overflow as soon as a replica became leader).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .thread_stack_size(8 << 20)
         .build()
     {
         Ok(rt) => rt,
