@@ -15,8 +15,9 @@
 //!
 //! ```sh
 //! ROUTEPLANE_SOAK_NODES=500 ROUTEPLANE_SOAK_FAULT_SECS=600 ROUTEPLANE_SOAK_MINUTE_SECS=60 \
-//! ROUTEPLANE_SOAK_KILLS=30 ROUTEPLANE_SOAK_MUTATE_BUDGET=50/5 \
-//!   cargo test -p routeplane --test soak -- --nocapture ec2
+//! ROUTEPLANE_SOAK_KILLS=30 ROUTEPLANE_SOAK_MUTATE_BUDGET=50/5 ROUTEPLANE_SOAK_GCE_WRITE_BUDGET=50/5 \
+//! ROUTEPLANE_SOAK_CONVERGE_LIMIT_SECS=900 \
+//!   cargo test -p routeplane --test soak -- --nocapture ec2   # and: … gce
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
