@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use routeplane_core::Cloud;
 use routeplane_mocks::kube_api::FakeKube;
 
-use super::cluster::SimNode;
+use super::cluster::{SimNode, sim_node};
 use super::scenario::{Impl, Options};
 use crate::cli::provider::CloudProvider;
 
@@ -21,6 +21,8 @@ pub struct BenchCall {
     pub mutating: bool,
     /// Refused by the cloud's rate limit (EC2 `RequestLimitExceeded`, GCE `rateLimitExceeded`).
     pub throttled: bool,
+    /// A poll of an earlier write's operation (GCE `globalOperations.get`).
+    pub poll: bool,
 }
 
 /// Route state as the checks read it: (table index, destination) → (target instance, active?).
@@ -41,6 +43,28 @@ pub struct ControllerFlags {
     pub env: Vec<(String, String)>,
 }
 
+/// The nodes of a run and the fake API server that holds their Node objects.
+pub struct Fleet {
+    pub kube: FakeKube,
+    pub nodes: Vec<SimNode>,
+    /// The next node number (numbers are never reused: a replacement is a new instance).
+    next: u32,
+}
+
+impl Fleet {
+    /// Nodes 0..n (not yet registered) and a fresh fake API server.
+    pub async fn start(n: u32) -> anyhow::Result<Self> {
+        let kube = FakeKube::start()
+            .await
+            .context("starting the fake Kubernetes API")?;
+        Ok(Self {
+            kube,
+            nodes: (0..n).map(sim_node).collect(),
+            next: n,
+        })
+    }
+}
+
 /// A mock cloud with N instances, their Nodes in the fake API, and checks on its routes.
 pub trait BenchCloud: Sized {
     const CLOUD: Cloud;
@@ -50,10 +74,12 @@ pub trait BenchCloud: Sized {
     /// Starts the mocks for `opts.nodes` nodes with the cloud's documented rate limits scaled
     /// by `opts.time_scale` and the route limit raised to fit.
     fn start(opts: &Options) -> impl std::future::Future<Output = anyhow::Result<Self>>;
-    fn kube(&self) -> &FakeKube;
-    fn nodes(&self) -> &[SimNode];
-    /// Replaces node `index` with a brand-new one (new instance, new Pod CIDR). Returns (old, new).
-    fn replace(&mut self, index: usize) -> anyhow::Result<(SimNode, SimNode)>;
+    fn fleet(&self) -> &Fleet;
+    fn fleet_mut(&mut self) -> &mut Fleet;
+    /// Starts `node`'s instance in the running mock cloud.
+    fn launch(&self, node: &SimNode) -> anyhow::Result<()>;
+    /// The Node object the fake API serves for `node`.
+    fn node_object(&self, node: &SimNode) -> serde_json::Value;
     fn routes(&self) -> RouteMap;
     /// Routes present, counted without merging two with the same destination.
     fn route_count(&self) -> usize;
@@ -70,9 +96,45 @@ pub trait BenchCloud: Sized {
         &self,
         which: Impl,
     ) -> impl std::future::Future<Output = anyhow::Result<Arc<CloudProvider>>>;
-    fn model_strategy(&self) -> ModelStrategy;
+    /// How the route-controller model drives this cloud.
+    const MODEL: ModelStrategy;
     /// Cloud flags (and environment) for the `routeplane controller` binary against this mock.
     fn controller_args(&self, opts: &Options) -> anyhow::Result<ControllerFlags>;
+
+    fn kube(&self) -> &FakeKube {
+        &self.fleet().kube
+    }
+
+    fn nodes(&self) -> &[SimNode] {
+        &self.fleet().nodes
+    }
+
+    /// Adds every node's Node object to the fake API (once the cloud knows their instances).
+    fn register_all(&self) -> anyhow::Result<()> {
+        for n in self.nodes() {
+            self.kube()
+                .add_node(self.node_object(n))
+                .context("adding a node to the fake API")?;
+        }
+        Ok(())
+    }
+
+    /// Replaces node `index` with a brand-new one (new instance, new Pod CIDR): the old Node is
+    /// deleted, the new instance launched and its Node added. Returns (old, new).
+    fn replace(&mut self, index: usize) -> anyhow::Result<(SimNode, SimNode)> {
+        let fleet = self.fleet_mut();
+        let fresh = sim_node(fleet.next);
+        fleet.next += 1;
+        self.launch(&fresh)?;
+        let old = std::mem::replace(&mut self.fleet_mut().nodes[index], fresh.clone());
+        self.kube()
+            .delete_node(&old.name)
+            .context("deleting a node")?;
+        self.kube()
+            .add_node(self.node_object(&fresh))
+            .context("adding a node to the fake API")?;
+        Ok((old, fresh))
+    }
 
     fn wanted(&self) -> usize {
         self.nodes().len() * Self::TABLES

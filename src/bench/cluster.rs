@@ -12,9 +12,9 @@ use routeplane_core::Cloud;
 use routeplane_core::budget::{ApiBudget, BucketSpec};
 use routeplane_core::retry::RetryPolicy;
 use routeplane_mocks::ec2::{FaultSpec, Faults, MockEc2, Target, Throttle, World};
-use routeplane_mocks::kube_api::{FakeKube, node};
+use routeplane_mocks::kube_api::node;
 
-use super::cloud::{BenchCall, BenchCloud, ControllerFlags, ModelStrategy, RouteMap};
+use super::cloud::{BenchCall, BenchCloud, ControllerFlags, Fleet, ModelStrategy, RouteMap};
 use super::scenario::{Impl, Options};
 use crate::cli::provider::CloudProvider;
 use crate::cli::sim::mock_aws_config;
@@ -96,36 +96,18 @@ pub fn lower_bound(writes: &BTreeMap<Action, usize>, k: f64) -> Duration {
 /// The mock cloud and API server of one run.
 pub struct SimCluster {
     pub ec2: MockEc2,
-    pub kube: FakeKube,
-    pub nodes: Vec<SimNode>,
+    fleet: Fleet,
     pub route_limit: usize,
     k: f64,
-    next: u32,
-}
-
-impl SimCluster {
-    fn add_node_object(&self, n: &SimNode) -> anyhow::Result<()> {
-        let ip = self
-            .ec2
-            .world()
-            .read(|w| w.instance(&n.instance).and_then(|i| i.private_ip))
-            .map_or_else(|| "10.0.0.1".to_string(), |ip| ip.to_string());
-        self.kube
-            .add_node(
-                node(&n.name)
-                    .pod_cidr(&n.pod_cidr)
-                    .provider_id(&format!("aws:///{}/{}", AZS[n.az % AZS.len()], n.instance))
-                    .internal_ip(&ip)
-                    .build(),
-            )
-            .context("adding a node to the fake API")?;
-        Ok(())
-    }
 }
 
 impl BenchCloud for SimCluster {
     const CLOUD: Cloud = Cloud::Aws;
     const TABLES: usize = AZS.len();
+    const MODEL: ModelStrategy = ModelStrategy {
+        reread_before_create: true,
+        ensure_forwarding: true,
+    };
 
     /// Starts the mocks with `n` instances and Nodes; `k` scales every bucket rate and divides
     /// the per-call latency.
@@ -134,10 +116,10 @@ impl BenchCloud for SimCluster {
         if n > MAX_NODES {
             bail!("{n} nodes: the bench simulates at most {MAX_NODES}");
         }
-        let nodes: Vec<SimNode> = (0..n).map(sim_node).collect();
+        let fleet = Fleet::start(n).await?;
         // A user with more nodes than the default quota raises it (up to EC2's maximum); the
         // bench does the same, and past EC2's maximum only on the mock (a stress test).
-        let route_limit = (nodes.len() + 2).max(50);
+        let route_limit = (fleet.nodes.len() + 2).max(50);
         let mut w = World::new();
         w.add_vpc(VPC, VPC_CIDR)?;
         for (i, az) in AZS.iter().enumerate() {
@@ -150,7 +132,7 @@ impl BenchCloud for SimCluster {
             )?;
             w.add_route(&table_id(i), "0.0.0.0/0", Target::Gateway(IGW.into()))?;
         }
-        for node in &nodes {
+        for node in &fleet.nodes {
             add_instance(&mut w, node)?;
         }
         let ec2 = MockEc2::builder()
@@ -165,44 +147,39 @@ impl BenchCloud for SimCluster {
             .start()
             .await
             .context("starting the mock EC2")?;
-        let kube = FakeKube::start()
-            .await
-            .context("starting the fake Kubernetes API")?;
-        let mut cluster = Self {
+        let cluster = Self {
             ec2,
-            kube,
-            nodes: Vec::new(),
+            fleet,
             route_limit,
             k,
-            next: n,
         };
-        for node in nodes {
-            cluster.add_node_object(&node)?;
-            cluster.nodes.push(node);
-        }
+        cluster.register_all()?;
         Ok(cluster)
     }
 
-    fn kube(&self) -> &FakeKube {
-        &self.kube
+    fn fleet(&self) -> &Fleet {
+        &self.fleet
     }
 
-    fn nodes(&self) -> &[SimNode] {
-        &self.nodes
+    fn fleet_mut(&mut self) -> &mut Fleet {
+        &mut self.fleet
     }
 
-    fn replace(&mut self, index: usize) -> anyhow::Result<(SimNode, SimNode)> {
-        let fresh = sim_node(self.next);
-        self.next += 1;
-        self.ec2
+    fn launch(&self, node: &SimNode) -> anyhow::Result<()> {
+        self.ec2.world().edit(|w| add_instance(w, node))
+    }
+
+    fn node_object(&self, n: &SimNode) -> serde_json::Value {
+        let ip = self
+            .ec2
             .world()
-            .edit(|w| add_instance(w, &fresh).map(|_| ()))?;
-        let old = std::mem::replace(&mut self.nodes[index], fresh.clone());
-        self.kube
-            .delete_node(&old.name)
-            .context("deleting a node")?;
-        self.add_node_object(&fresh)?;
-        Ok((old, fresh))
+            .read(|w| w.instance(&n.instance).and_then(|i| i.private_ip))
+            .map_or_else(|| "10.0.0.1".to_string(), |ip| ip.to_string());
+        node(&n.name)
+            .pod_cidr(&n.pod_cidr)
+            .provider_id(&format!("aws:///{}/{}", AZS[n.az % AZS.len()], n.instance))
+            .internal_ip(&ip)
+            .build()
     }
 
     fn routes(&self) -> RouteMap {
@@ -238,6 +215,7 @@ impl BenchCloud for SimCluster {
                 throttled: c.outcome.code() == Some("RequestLimitExceeded"),
                 action: c.action,
                 mutating: c.mutating,
+                poll: false,
             })
             .collect()
     }
@@ -252,7 +230,7 @@ impl BenchCloud for SimCluster {
     fn lower_bound(&self) -> Duration {
         let need = BTreeMap::from([
             (Action::CreateRoute, self.wanted()),
-            (Action::ModifyNetworkInterfaceAttribute, self.nodes.len()),
+            (Action::ModifyNetworkInterfaceAttribute, self.nodes().len()),
         ]);
         lower_bound(&need, self.k)
     }
@@ -271,13 +249,6 @@ impl BenchCloud for SimCluster {
             .await
             .context("setting up the AWS provider")?;
         Ok(Arc::new(CloudProvider::Aws(aws)))
-    }
-
-    fn model_strategy(&self) -> ModelStrategy {
-        ModelStrategy {
-            reread_before_create: true,
-            ensure_forwarding: true,
-        }
     }
 
     fn controller_args(&self, opts: &Options) -> anyhow::Result<ControllerFlags> {

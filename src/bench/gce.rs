@@ -12,10 +12,10 @@ use routeplane_core::budget::{ApiBudget, BucketSpec};
 use routeplane_core::retry::RetryPolicy;
 use routeplane_gce::{Class, GCE_DEFAULT_BUCKETS, GceConfig, GceProvider};
 use routeplane_mocks::gce::{FaultSpec, Faults, GceWorld, MockGce, NextHop, Route, Throttle};
-use routeplane_mocks::kube_api::{FakeKube, node};
+use routeplane_mocks::kube_api::node;
 
-use super::cloud::{BenchCall, BenchCloud, ControllerFlags, ModelStrategy, RouteMap};
-use super::cluster::{CLUSTER, MAX_NODES, SimNode, sim_node};
+use super::cloud::{BenchCall, BenchCloud, ControllerFlags, Fleet, ModelStrategy, RouteMap};
+use super::cluster::{CLUSTER, MAX_NODES, SimNode};
 use super::scenario::{Impl, Options};
 use crate::cli::provider::CloudProvider;
 
@@ -32,33 +32,29 @@ const MODEL_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 pub struct GceSim {
     mock: MockGce,
-    kube: FakeKube,
-    nodes: Vec<SimNode>,
+    fleet: Fleet,
     k: f64,
     latency: Duration,
     op_delay: Duration,
-    next: u32,
 }
 
 fn zone(n: &SimNode) -> &'static str {
     ZONES[n.az % ZONES.len()]
 }
 
-/// A distinct private address per node number (the cluster never needs more than 15,000).
-fn node_ip(i: u32) -> String {
+/// A distinct private address per node (numbered in its name; at most 15,000 plus churn).
+fn node_ip(n: &SimNode) -> String {
+    let i: u32 = n
+        .name
+        .trim_start_matches("node-")
+        .parse()
+        .unwrap_or_default();
     format!(
         "10.{}.{}.{}",
         128 + i / 64_000,
         (i / 250) % 256,
         i % 250 + 2
     )
-}
-
-fn node_number(n: &SimNode) -> u32 {
-    n.name
-        .trim_start_matches("node-")
-        .parse()
-        .unwrap_or_default()
 }
 
 /// Compute Engine's quotas with each minute divided by `k`.
@@ -77,19 +73,6 @@ fn scaled_budget(k: f64) -> ApiBudget {
 }
 
 impl GceSim {
-    fn add_node_object(&self, n: &SimNode) -> anyhow::Result<()> {
-        self.kube
-            .add_node(
-                node(&n.name)
-                    .pod_cidr(&n.pod_cidr)
-                    .provider_id(&format!("gce://{PROJECT}/{}/{}", zone(n), n.instance))
-                    .internal_ip(&node_ip(node_number(n)))
-                    .build(),
-            )
-            .context("adding a node to the fake API")?;
-        Ok(())
-    }
-
     fn quota(&self) -> usize {
         scaled_throttle(self.k)
             .limit(routeplane_mocks::gce::throttle::QUERIES)
@@ -100,13 +83,18 @@ impl GceSim {
 impl BenchCloud for GceSim {
     const CLOUD: Cloud = Cloud::Gce;
     const TABLES: usize = 1;
+    const MODEL: ModelStrategy = ModelStrategy {
+        reread_before_create: false,
+        ensure_forwarding: false,
+    };
 
     async fn start(opts: &Options) -> anyhow::Result<Self> {
         let (n, k) = (opts.nodes, opts.time_scale);
         if n > MAX_NODES {
             anyhow::bail!("{n} nodes: the bench simulates at most {MAX_NODES}");
         }
-        let nodes: Vec<SimNode> = (0..n).map(sim_node).collect();
+        let fleet = Fleet::start(n).await?;
+        let nodes = &fleet.nodes;
         // A user with more nodes than the default quota (250 routes per network) raises it;
         // the bench does the same, with room for churn's replacement routes.
         let quota = (nodes.len() + nodes.len() / 10 + 10).max(250);
@@ -115,8 +103,8 @@ impl BenchCloud for GceSim {
             .network(NETWORK)
             .route(Route::new("bench-internet", INTERNET, NextHop::internet()).network(NETWORK))
             .route_quota(quota);
-        for (i, node) in (0..n).zip(&nodes) {
-            w = w.instance(zone(node), &node.instance, &node_ip(i), true);
+        for node in nodes {
+            w = w.instance(zone(node), &node.instance, &node_ip(node), true);
         }
         let mock = MockGce::builder()
             .project(PROJECT)
@@ -130,52 +118,43 @@ impl BenchCloud for GceSim {
             .start()
             .await
             .context("starting the mock GCE")?;
-        let kube = FakeKube::start()
-            .await
-            .context("starting the fake Kubernetes API")?;
-        let mut sim = Self {
+        let sim = Self {
             mock,
-            kube,
-            nodes: Vec::new(),
+            fleet,
             k,
             latency: opts.latency,
             op_delay: opts.op_delay,
-            next: n,
         };
-        for node in nodes {
-            sim.add_node_object(&node)?;
-            sim.nodes.push(node);
-        }
+        sim.register_all()?;
         Ok(sim)
     }
 
-    fn kube(&self) -> &FakeKube {
-        &self.kube
+    fn fleet(&self) -> &Fleet {
+        &self.fleet
     }
 
-    fn nodes(&self) -> &[SimNode] {
-        &self.nodes
+    fn fleet_mut(&mut self) -> &mut Fleet {
+        &mut self.fleet
     }
 
-    fn replace(&mut self, index: usize) -> anyhow::Result<(SimNode, SimNode)> {
-        let i = self.next;
-        let fresh = sim_node(i);
-        self.next += 1;
+    fn launch(&self, node: &SimNode) -> anyhow::Result<()> {
         // The builder's defaults (status, machine type, the network's NIC) for one instance.
         let instance = GceWorld::new()
             .project(PROJECT)
             .network(NETWORK)
-            .instance(zone(&fresh), &fresh.instance, &node_ip(i), true)
+            .instance(zone(node), &node.instance, &node_ip(node), true)
             .instances
             .pop()
             .context("building an instance")?;
-        self.mock.world().add_instance(instance)?;
-        let old = std::mem::replace(&mut self.nodes[index], fresh.clone());
-        self.kube
-            .delete_node(&old.name)
-            .context("deleting a node")?;
-        self.add_node_object(&fresh)?;
-        Ok((old, fresh))
+        Ok(self.mock.world().add_instance(instance)?)
+    }
+
+    fn node_object(&self, n: &SimNode) -> serde_json::Value {
+        node(&n.name)
+            .pod_cidr(&n.pod_cidr)
+            .provider_id(&format!("gce://{PROJECT}/{}/{}", zone(n), n.instance))
+            .internal_ip(&node_ip(n))
+            .build()
     }
 
     fn routes(&self) -> RouteMap {
@@ -210,6 +189,7 @@ impl BenchCloud for GceSim {
             .into_iter()
             .map(|c| BenchCall {
                 throttled: c.outcome.reason() == Some("rateLimitExceeded"),
+                poll: c.method == "compute.globalOperations.get",
                 action: c.method,
                 mutating: c.mutating,
             })
@@ -261,13 +241,6 @@ impl BenchCloud for GceSim {
             .await
             .context("setting up the GCE provider")?;
         Ok(Arc::new(CloudProvider::Gce(gce)))
-    }
-
-    fn model_strategy(&self) -> ModelStrategy {
-        ModelStrategy {
-            reread_before_create: false,
-            ensure_forwarding: false,
-        }
     }
 
     fn controller_args(&self, opts: &Options) -> anyhow::Result<ControllerFlags> {

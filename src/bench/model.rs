@@ -60,7 +60,15 @@ impl RunningModel {
 
     pub async fn stop(self) {
         self.shutdown.cancel();
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.task).await;
+        let abort = self.task.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(5), self.task)
+            .await
+            .is_err()
+        {
+            // Not detached: a controller left running would keep calling a mock that is gone
+            // and take CPU from whatever runs next.
+            abort.abort();
+        }
     }
 }
 

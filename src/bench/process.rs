@@ -22,8 +22,14 @@ pub struct ProcessFigures {
     /// `debug` or `release`: the binary measured is the one running the bench.
     pub build: &'static str,
     pub converge_seconds: f64,
-    /// VmHWM after convergence and the steady periods, MiB.
+    /// VmHWM after convergence and the steady periods, MiB: heap and stacks plus the pages of
+    /// the binary's code that were touched (a debug binary has ~65 MiB of code).
     pub peak_rss_mib: f64,
+    /// The largest anonymous resident memory (heap, stacks; `RssAnon`) seen, sampled every
+    /// 100 ms, MiB: what Nodes, routes and buffers cost.
+    pub peak_anon_mib: f64,
+    /// File-backed resident memory (`RssFile`: the binary's and libraries' pages) at the end, MiB.
+    pub file_mib: f64,
     /// CPU seconds the controller used over the steady periods (after convergence).
     pub steady_cpu_seconds: f64,
     pub steady_periods: u32,
@@ -72,7 +78,9 @@ pub async fn measure<C: BenchCloud>(opts: &Options) -> anyhow::Result<ProcessFig
     let pid = proc.0.id();
     let start = Instant::now();
     let limit = Duration::from_secs(600);
+    let mut peak_anon = 0;
     while sim.converged() < sim.wanted() {
+        peak_anon = peak_anon.max(status_kib(pid, "RssAnon:")?);
         if let Some(status) = proc.0.try_wait()? {
             bail!("the controller exited: {status}");
         }
@@ -83,9 +91,14 @@ pub async fn measure<C: BenchCloud>(opts: &Options) -> anyhow::Result<ProcessFig
     }
     let converge = start.elapsed();
     let cpu_before = cpu_seconds(pid)?;
-    tokio::time::sleep(period * periods).await;
+    let steady_end = Instant::now() + period * periods;
+    while Instant::now() < steady_end {
+        peak_anon = peak_anon.max(status_kib(pid, "RssAnon:")?);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let cpu = cpu_seconds(pid)? - cpu_before;
-    let hwm = peak_rss_kib(pid)?;
+    let hwm = status_kib(pid, "VmHWM:")?;
+    let file = status_kib(pid, "RssFile:")?;
     sim.verify_exact().context("controller process")?;
     drop(proc);
     let _ = std::fs::remove_dir_all(&dir);
@@ -97,18 +110,21 @@ pub async fn measure<C: BenchCloud>(opts: &Options) -> anyhow::Result<ProcessFig
         },
         converge_seconds: converge.as_secs_f64(),
         peak_rss_mib: hwm as f64 / 1024.0,
+        peak_anon_mib: peak_anon as f64 / 1024.0,
+        file_mib: file as f64 / 1024.0,
         steady_cpu_seconds: cpu,
         steady_periods: periods,
     })
 }
 
-fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
+/// One `kB` field of `/proc/<pid>/status`, e.g. `VmHWM:`.
+fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmHWM in /proc/<pid>/status")
+        .with_context(|| format!("no {field} in /proc/{pid}/status"))
 }
 
 fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {

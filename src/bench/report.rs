@@ -104,6 +104,9 @@ pub struct Churn {
     pub event_to_route_ms_p99: f64,
     /// From the Node's deletion to its routes gone from every table.
     pub stale_route_lifetime_ms_p99: f64,
+    /// Model only: what was still wrong when the grace period after churn ran out (routeplane
+    /// must end exact, or the run fails).
+    pub not_exact_after: Option<String>,
 }
 
 /// The `q` quantile (nearest rank) of `v`, 0 when empty.
@@ -198,12 +201,27 @@ impl Report {
                 format!("{:.0}", c.stale_route_lifetime_ms_p99)
             })
         }));
+        t.add_row(row("churn: unfinished / exact after", &|i| {
+            i.churn.as_ref().map_or("-".into(), |c| {
+                let exact = if c.not_exact_after.is_some() {
+                    "NO"
+                } else {
+                    "yes"
+                };
+                format!("{} / {exact}", c.unfinished)
+            })
+        }));
         if let Some(p) = &self.controller_process {
             t.add_row(vec![
                 "controller process: peak RSS / steady CPU".to_string(),
                 format!(
-                    "{:.1} MiB / {:.2} s over {} periods ({} build)",
-                    p.peak_rss_mib, p.steady_cpu_seconds, p.steady_periods, p.build
+                    "{:.1} MiB (anon peak {:.1}, file {:.1}) / {:.2} s over {} periods ({} build)",
+                    p.peak_rss_mib,
+                    p.peak_anon_mib,
+                    p.file_mib,
+                    p.steady_cpu_seconds,
+                    p.steady_periods,
+                    p.build
                 ),
             ]);
         }

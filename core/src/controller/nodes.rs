@@ -146,11 +146,12 @@ impl NodeStore {
         self.changed.notified().await;
     }
 
-    /// Records the condition we just wrote, so the next pass does not patch it again before the
-    /// watch echoes it back.
-    pub fn set_condition(&self, name: &str, condition: SeenCondition) {
+    /// Records the condition we are writing (or, after a failed write, what was there before),
+    /// so the next pass does not patch it again and the watch's echo of our own write is not
+    /// taken for somebody else's change.
+    pub fn set_condition(&self, name: &str, condition: Option<SeenCondition>) {
         if let Some(n) = self.write().nodes.get_mut(name) {
-            n.condition = Some(condition);
+            n.condition = condition;
         }
     }
 

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use futures::future::join_all;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -22,6 +23,11 @@ use crate::model::{CloudRoute, DesiredRoute, NodeInfo};
 use crate::plan::{Plan, plan};
 use crate::provider::{ErrorKind, ProviderError, RouteProvider};
 use crate::provider_id::InstanceRef;
+
+/// Node jobs alive at once per concurrency slot (see `apply`): enough for the jobs that only
+/// await an operation with their slot given back, few enough that a pass over 5,000 nodes does
+/// not hold 5,000 job futures.
+const LIVE_JOBS_PER_SLOT: usize = 8;
 
 /// Knobs of a pass.
 #[derive(Clone, Debug)]
@@ -244,7 +250,7 @@ impl<P: RouteProvider> Reconciler<P> {
             .collect();
 
         let semaphore = Arc::new(Semaphore::new(self.cfg.concurrency.max(1)));
-        let mut node_jobs = Vec::new();
+        let mut node_work = Vec::new();
         for (node, ops) in by_node {
             if !self.backoff.ready(node, now) {
                 report.backing_off += 1;
@@ -254,23 +260,30 @@ impl<P: RouteProvider> Reconciler<P> {
                 continue;
             };
             let needs_forwarding = !self.forwarding_ok.contains(&target.key());
-            node_jobs.push(self.node_job(
-                node.to_string(),
-                target,
-                needs_forwarding,
-                ops,
-                semaphore.clone(),
-            ));
+            node_work.push((node.to_string(), target, needs_forwarding, ops));
         }
-        let mut delete_jobs = Vec::new();
-        for r in &plan.delete {
-            let key = format!("{}/{}", r.table, r.destination);
-            if self.backoff.ready(&key, now) {
-                delete_jobs.push(self.delete_job(key, r.clone(), semaphore.clone()));
-            }
-        }
-        let (node_results, delete_results) =
-            futures::join!(join_all(node_jobs), join_all(delete_jobs));
+        let delete_work: Vec<(String, CloudRoute)> = plan
+            .delete
+            .iter()
+            .map(|r| (format!("{}/{}", r.table, r.destination), r.clone()))
+            .filter(|(key, _)| self.backoff.ready(key, now))
+            .collect();
+        // Jobs are created as earlier ones finish, at most `live` at a time: a job is a large
+        // future (~15 KiB in a debug build, plus the provider's call while it waits), and making
+        // one per node up front cost ~75 MiB at 5,000 nodes. `live` stays well above the slots
+        // so that jobs whose operations are only awaited (slot given back) do not stall others.
+        let live = self.cfg.concurrency.max(1) * LIVE_JOBS_PER_SLOT;
+        let node_jobs = futures::stream::iter(node_work)
+            .map(|(node, target, needs_forwarding, ops)| {
+                self.node_job(node, target, needs_forwarding, ops, semaphore.clone())
+            })
+            .buffer_unordered(live)
+            .collect::<Vec<_>>();
+        let delete_jobs = futures::stream::iter(delete_work)
+            .map(|(key, route)| self.delete_job(key, route, semaphore.clone()))
+            .buffer_unordered(live)
+            .collect::<Vec<_>>();
+        let (node_results, delete_results) = futures::join!(node_jobs, delete_jobs);
 
         let mut failed = BTreeMap::new();
         for (node, forwarded, result) in node_results {
@@ -557,21 +570,33 @@ impl<P: RouteProvider> Reconciler<P> {
                 (WantCondition::routed(), false)
             };
             if !want.matches(w.condition.as_ref()) {
-                writes.push((w.info.name.clone(), w.info.uid.clone(), want, announce));
+                writes.push((
+                    w.info.name.clone(),
+                    w.info.uid.clone(),
+                    want,
+                    announce,
+                    w.condition.clone(),
+                ));
             }
         }
         let Some(status) = &self.status else { return };
         let store = &self.store;
-        let patches = writes.into_iter().map(|(node, uid, want, announce)| async move {
+        let patches = writes.into_iter().map(|(node, uid, want, announce, before)| async move {
+            // Recorded before the patch: the watch may echo it back before the call returns,
+            // and an echo the store did not expect wakes a pass (1,000 needless passes' worth
+            // of wake-ups after a 1,000-node cold start).
+            store.set_condition(&node, Some(want.as_seen()));
             match status.set_condition(&node, &want).await {
                 Ok(()) => {
-                    store.set_condition(&node, want.as_seen());
                     if announce {
                         status.event(&node, &uid, EventType::Warning, want.reason, want.message.clone()).await;
                     }
                     debug!(node = %node, status = want.status(), reason = want.reason, "condition set");
                 }
-                Err(error) => warn!(node = %node, %error, "could not set NetworkUnavailable"),
+                Err(error) => {
+                    store.set_condition(&node, before);
+                    warn!(node = %node, %error, "could not set NetworkUnavailable");
+                }
             }
         });
         // Bounded: a cold start must not open thousands of API requests at once.
