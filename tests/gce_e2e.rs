@@ -10,13 +10,14 @@
 
 use std::time::Duration;
 
-use routeplane_core::controller::{Controller, ControllerConfig, ControllerError};
+mod support;
+
+use routeplane_core::Cloud;
 use routeplane_core::retry::RetryPolicy;
-use routeplane_core::{Cloud, ClusterSpec, Mode};
 use routeplane_gce::{GceConfig, GceProvider, RouteNaming};
 use routeplane_mocks::gce::{GceWorld, MockGce, NextHop, Route, Throttle};
 use routeplane_mocks::kube_api::{FakeKube, node};
-use tokio_util::sync::CancellationToken;
+use support::{RunningController, controller_config};
 
 const PROJECT: &str = "rp-e2e";
 const NETWORK: &str = "vpc-e2e";
@@ -62,12 +63,7 @@ fn k8s_node(i: usize) -> serde_json::Value {
         .build()
 }
 
-struct Stack {
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), ControllerError>>,
-}
-
-async fn start(mock: &MockGce, kube: &FakeKube, cluster: &str) -> Stack {
+async fn start(mock: &MockGce, kube: &FakeKube, cluster: &str) -> RunningController {
     let mut gce = GceConfig::new(cluster);
     gce.project = Some(PROJECT.into());
     gce.network = Some(NETWORK.into());
@@ -81,33 +77,8 @@ async fn start(mock: &MockGce, kube: &FakeKube, cluster: &str) -> Stack {
     gce.poll_initial = Duration::from_millis(20);
     gce.poll_max = Duration::from_millis(100);
     let provider = GceProvider::new(gce).await.unwrap();
-    let spec = ClusterSpec::new(
-        cluster,
-        vec![
-            "10.244.0.0/16".parse().unwrap(),
-            "fd00:10:244::/48".parse().unwrap(),
-        ],
-        Mode::Cloud,
-        Cloud::Gce,
-    )
-    .unwrap();
-    let mut cfg = ControllerConfig::new(spec);
-    cfg.resync = Duration::from_millis(500);
-    cfg.reconcile.backoff_base = Duration::from_millis(100);
-    cfg.reconcile.backoff_max = Duration::from_millis(500);
-    let controller = Controller::new(provider, cfg);
-    let client = kube::Client::try_from(kube::Config::new(kube.url().parse().unwrap())).unwrap();
-    let shutdown = CancellationToken::new();
-    let token = shutdown.clone();
-    let task = tokio::spawn(async move { controller.run(client, token).await });
-    Stack { shutdown, task }
-}
-
-impl Stack {
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.unwrap().unwrap();
-    }
+    let cfg = controller_config(cluster, Cloud::Gce, Duration::from_millis(500));
+    RunningController::start(provider, cfg, kube)
 }
 
 /// Whether `cluster`'s route for `cidr` exists and points at instance `i`.
@@ -123,15 +94,8 @@ fn absent(mock: &MockGce, cluster: &str, cidr: &str) -> bool {
     mock.world().route(&name).is_none()
 }
 
-async fn eventually(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !ok() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+async fn eventually(what: &str, ok: impl FnMut() -> bool) {
+    support::eventually(what, Duration::from_secs(30), ok).await;
 }
 
 fn mock_builder(w: GceWorld) -> routeplane_mocks::gce::MockGceBuilder {
@@ -303,15 +267,16 @@ async fn a_foreign_route_at_a_node_cidr_is_reported_and_never_touched() {
     .await;
     eventually("RouteConflict on n1", || conflicted("n1")).await;
     assert!(absent(&mock, CLUSTER, &v4(1)));
-    let events = kube.events_about("n1");
-    assert!(
-        events.iter().any(|e| e["reason"] == "RouteConflict"
-            && e["message"]
-                .as_str()
-                .unwrap()
-                .contains("kubernetes-legacy-n1")),
-        "{events:?}"
-    );
+    // The Event follows the condition.
+    eventually("a RouteConflict Event naming the foreign route", || {
+        kube.events_about("n1").iter().any(|e| {
+            e["reason"] == "RouteConflict"
+                && e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("kubernetes-legacy-n1"))
+        })
+    })
+    .await;
 
     // Appearing next to ours, at a better priority and another node's instance: ours stays,
     // theirs stays, n0 says why its traffic may not arrive.
@@ -392,14 +357,14 @@ async fn a_node_of_another_cloud_or_a_missing_instance_is_named_and_blocks_nobod
     })
     .await;
     assert!(absent(&mock, CLUSTER, &v4(20)) && absent(&mock, CLUSTER, &v4(21)));
-    assert!(
-        kube.events_about("n-aws").iter().any(|e| e["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("i-0123456789abcdef0")),
-        "{:?}",
-        kube.events_about("n-aws")
-    );
+    eventually("an Event on n-aws naming its instance", || {
+        kube.events_about("n-aws").iter().any(|e| {
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("i-0123456789abcdef0"))
+        })
+    })
+    .await;
     for i in 0..2 {
         let c = kube
             .node_condition(&format!("n{i}"), "NetworkUnavailable")

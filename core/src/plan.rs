@@ -302,17 +302,19 @@ fn plan_destination(
     let good = owned
         .iter()
         .position(|r| r.target == want_target && r.state == RouteState::Active);
+    // A foreign route here is reported and never touched: it blocks our route, or (GCE allows
+    // several routes with one destination) stands next to ours and wins or shares the traffic
+    // by priority, ECMP on a tie.
+    let blocker = foreign.first();
+    if let Some(other) = blocker {
+        plan.conflicts.push(Conflict {
+            node: want.node.clone(),
+            pod_cidr: want.destination,
+            route: (*other).clone(),
+            reason: ConflictReason::ForeignRouteAtPodCidr,
+        });
+    }
     if let Some(i) = good {
-        // GCE allows several routes with one destination: a foreign one next to ours wins or
-        // shares the traffic (by priority, ECMP on a tie). Reported, and never touched.
-        if let Some(other) = foreign.first() {
-            plan.conflicts.push(Conflict {
-                node: want.node.clone(),
-                pod_cidr: want.destination,
-                route: (*other).clone(),
-                reason: ConflictReason::ForeignRouteAtPodCidr,
-            });
-        }
         // Extra owned routes at the same destination (GCE allows several) are stale.
         plan.delete.extend(
             owned
@@ -324,14 +326,8 @@ fn plan_destination(
         plan.in_sync.push(want);
         return;
     }
-    if let Some(blocker) = foreign.first() {
+    if blocker.is_some() {
         // Never overwrite a route we do not own; the owned leftovers are still ours to clean.
-        plan.conflicts.push(Conflict {
-            node: want.node.clone(),
-            pod_cidr: want.destination,
-            route: (*blocker).clone(),
-            reason: ConflictReason::ForeignRouteAtPodCidr,
-        });
         plan.delete.extend(owned.iter().map(|r| (*r).clone()));
         return;
     }
