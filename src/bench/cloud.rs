@@ -81,6 +81,14 @@ pub trait BenchCloud: Sized {
     /// The Node object the fake API serves for `node`.
     fn node_object(&self, node: &SimNode) -> serde_json::Value;
     fn routes(&self) -> RouteMap;
+    /// [`Self::routes`] for these destinations only (churn looks them up many times a second;
+    /// a cloud that can find one route without copying them all overrides it).
+    fn lookup<'a>(&self, cidrs: impl Iterator<Item = &'a str>) -> RouteMap {
+        let want: BTreeSet<&str> = cidrs.collect();
+        let mut all = self.routes();
+        all.retain(|(_, cidr), _| want.contains(cidr.as_str()));
+        all
+    }
     /// Routes present, counted without merging two with the same destination.
     fn route_count(&self) -> usize;
     /// Routes that are not routeplane's and must stay as they are.

@@ -10,7 +10,7 @@ use anyhow::Context;
 use routeplane_core::Cloud;
 use routeplane_core::budget::{ApiBudget, BucketSpec};
 use routeplane_core::retry::RetryPolicy;
-use routeplane_gce::{Class, GCE_DEFAULT_BUCKETS, GceConfig, GceProvider};
+use routeplane_gce::{Class, GCE_DEFAULT_BUCKETS, GceConfig, GceProvider, RouteNaming};
 use routeplane_mocks::gce::{FaultSpec, Faults, GceWorld, MockGce, NextHop, Route, Throttle};
 use routeplane_mocks::kube_api::node;
 
@@ -70,6 +70,14 @@ fn scaled_budget(k: f64) -> ApiBudget {
             BucketSpec::new(spec.capacity, spec.refill_per_sec * k).client_side(),
         )
     }))
+}
+
+/// The instance a route sends to, if it sends to one.
+fn route_target(r: &Route) -> Option<String> {
+    match &r.next_hop {
+        NextHop::Instance { name, .. } => Some(name.clone()),
+        _ => None,
+    }
 }
 
 impl GceSim {
@@ -163,15 +171,21 @@ impl BenchCloud for GceSim {
             .routes()
             .into_iter()
             .filter(|r| r.network == NETWORK)
-            .map(|r| {
-                let target = match r.next_hop {
-                    NextHop::Instance { name, .. } => Some(name),
-                    _ => None,
-                };
-                // A GCE route is in force as soon as it exists (its operation is DONE).
-                ((0, r.dest_range), (target, true))
-            })
+            // A GCE route is in force as soon as it exists (its operation is DONE).
+            .map(|r| ((0, r.dest_range.clone()), (route_target(&r), true)))
             .collect()
+    }
+
+    fn lookup<'a>(&self, cidrs: impl Iterator<Item = &'a str>) -> RouteMap {
+        let naming = RouteNaming::new(CLUSTER);
+        self.mock.world().read(|w| {
+            cidrs
+                .filter_map(|cidr| {
+                    let r = w.find_route(&naming.name(&cidr.parse().ok()?))?;
+                    Some(((0, cidr.to_string()), (route_target(r), true)))
+                })
+                .collect()
+        })
     }
 
     fn route_count(&self) -> usize {
