@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use ipnet::IpNet;
 use routeplane_aws::{AwsConfig, AwsProvider, StaticCredentials, TableSelector};
 use routeplane_core::budget::ApiBudget;
 use routeplane_core::model::{Cloud, ClusterSpec, Mode, NodeInfo};
@@ -120,21 +119,13 @@ pub fn spec() -> ClusterSpec {
 
 /// Node `i` with Pod CIDR 10.244.i.0/24 (and fd00:10:244:i::/64 when `dual`).
 pub fn node(i: usize, dual: bool) -> NodeInfo {
-    let mut pod_cidrs: Vec<IpNet> = vec![format!("10.244.{i}.0/24").parse().unwrap()];
+    let mut b = routeplane_core::testing::node(&format!("node-{i}"))
+        .pod_cidr(&format!("10.244.{i}.0/24"))
+        .aws(&instance(i));
     if dual {
-        pod_cidrs.push(format!("fd00:10:244:{i:x}::/64").parse().unwrap());
+        b = b.pod_cidr(&format!("fd00:10:244:{i:x}::/64"));
     }
-    NodeInfo {
-        name: format!("node-{i}"),
-        uid: format!("uid-{i}"),
-        pod_cidrs,
-        target: Ok(InstanceRef::Aws {
-            zone: Some("us-east-1a".into()),
-            instance_id: instance(i),
-        }),
-        internal_ips: Vec::new(),
-        ready: true,
-    }
+    b.build()
 }
 
 pub fn nodes(range: std::ops::Range<usize>, dual: bool) -> Vec<NodeInfo> {
