@@ -59,20 +59,25 @@ pub struct GceArgs {
     #[arg(long = "gce-max-polls", env = "ROUTEPLANE_GCE_MAX_POLLS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_polls: u32,
 
-    /// Client-side budget for reads (instances.get, routes.get, networks.get) as CAPACITY/RATE.
-    #[arg(long = "gce-read-budget", env = "ROUTEPLANE_GCE_READ_BUDGET", value_name = "CAPACITY/RATE", value_parser = parse_bucket)]
+    /// Client-side budget for reads (instances.get, routes.get, networks.get): a token bucket
+    /// CAPACITY/RATE (e.g. 100/20) or a window COUNT/PERIOD (e.g. 1500/60s, GCE's per-minute
+    /// quota); see docs/gce.md.
+    #[arg(long = "gce-read-budget", env = "ROUTEPLANE_GCE_READ_BUDGET", value_name = "CAPACITY/RATE|COUNT/PERIOD", value_parser = parse_bucket)]
     pub read_budget: Option<BucketSpec>,
 
-    /// Client-side budget for routes.list as CAPACITY/RATE.
-    #[arg(long = "gce-list-budget", env = "ROUTEPLANE_GCE_LIST_BUDGET", value_name = "CAPACITY/RATE", value_parser = parse_bucket)]
+    /// Client-side budget for routes.list: CAPACITY/RATE or COUNT/PERIOD (e.g. 1500/60s).
+    #[arg(long = "gce-list-budget", env = "ROUTEPLANE_GCE_LIST_BUDGET", value_name = "CAPACITY/RATE|COUNT/PERIOD", value_parser = parse_bucket)]
     pub list_budget: Option<BucketSpec>,
 
-    /// Client-side budget for routes.insert and routes.delete as CAPACITY/RATE.
-    #[arg(long = "gce-write-budget", env = "ROUTEPLANE_GCE_WRITE_BUDGET", value_name = "CAPACITY/RATE", value_parser = parse_bucket)]
+    /// Client-side budget for routes.insert and routes.delete: a token bucket CAPACITY/RATE
+    /// (default 100/20) or a window COUNT/PERIOD, e.g. 1500/60s to use GCE's whole per-minute
+    /// write quota.
+    #[arg(long = "gce-write-budget", env = "ROUTEPLANE_GCE_WRITE_BUDGET", value_name = "CAPACITY/RATE|COUNT/PERIOD", value_parser = parse_bucket)]
     pub write_budget: Option<BucketSpec>,
 
-    /// Client-side budget for operation polls (globalOperations.get) as CAPACITY/RATE.
-    #[arg(long = "gce-operation-budget", env = "ROUTEPLANE_GCE_OPERATION_BUDGET", value_name = "CAPACITY/RATE", value_parser = parse_bucket)]
+    /// Client-side budget for operation polls (globalOperations.get): CAPACITY/RATE or
+    /// COUNT/PERIOD (e.g. 1500/60s).
+    #[arg(long = "gce-operation-budget", env = "ROUTEPLANE_GCE_OPERATION_BUDGET", value_name = "CAPACITY/RATE|COUNT/PERIOD", value_parser = parse_bucket)]
     pub operation_budget: Option<BucketSpec>,
 
     /// Deadline of each Compute API request.
@@ -180,6 +185,29 @@ mod tests {
             Some(BucketSpec::new(10.0, 2.0).client_side())
         );
         assert_eq!(cfg.operation_timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_budget_flag_takes_a_per_minute_window() {
+        let cfg = parse(&[
+            "--gce-write-budget",
+            "1500/60s",
+            "--gce-read-budget",
+            "1500/1m",
+        ])
+        .unwrap()
+        .into_config("c1")
+        .unwrap();
+        let minute = BucketSpec::window(1500, Duration::from_secs(60));
+        assert_eq!(cfg.budget.spec("write"), Some(minute.client_side()));
+        assert_eq!(cfg.budget.spec("read"), Some(minute.client_side()));
+        assert_eq!(
+            cfg.budget.spec("list"),
+            Some(BucketSpec::new(20.0, 5.0).client_side()),
+            "the other classes keep their buckets"
+        );
+        let err = parse(&["--gce-write-budget", "1500/60q"]).unwrap_err();
+        assert!(err.to_string().contains("60q"), "{err}");
     }
 
     #[test]

@@ -94,7 +94,8 @@ impl std::fmt::Display for Method {
 /// cloud.google.com/compute/api-quota). A bucket of 100 refilled at 20/s lets at most
 /// 95 + 20·60 = 1,295 requests of a class leave in any minute (client side, see
 /// [`BucketSpec::client_side`]), so routeplane alone never exhausts a group; lower them with the
-/// `--gce-*-budget` flags when other tools share the project.
+/// `--gce-*-budget` flags when other tools share the project, or set a window such as
+/// `1500/60s` ([`BucketSpec::window`]) when routeplane may use a whole group's quota.
 pub const GCE_DEFAULT_BUCKETS: [(Class, BucketSpec); 4] = [
     (Class::Read, BucketSpec::new(100.0, 20.0)),
     (Class::List, BucketSpec::new(20.0, 5.0)),
