@@ -642,11 +642,16 @@ impl<P: RouteProvider> Reconciler<P> {
 }
 
 /// Runs `futs` at most `n` at a time (in batches: simple, and these are short API writes).
-async fn in_batches<F: Future<Output = ()>>(mut futs: Vec<F>, n: usize) {
-    while !futs.is_empty() {
-        let rest = futs.split_off(n.max(1).min(futs.len()));
-        join_all(futs).await;
-        futs = rest;
+/// Batches are taken off one iterator: splitting the Vec copied all the remaining futures per
+/// batch (with 5,000 nodes' patches or Events, two ~14 MiB Vecs at once).
+async fn in_batches<F: Future<Output = ()>>(futs: Vec<F>, n: usize) {
+    let mut futs = futs.into_iter();
+    loop {
+        let batch: Vec<F> = futs.by_ref().take(n.max(1)).collect();
+        if batch.is_empty() {
+            return;
+        }
+        join_all(batch).await;
     }
 }
 
