@@ -67,6 +67,26 @@ fn bench_measures_three_paths_with_their_mtus_and_cleans_up() {
     );
     assert!(stdout.contains("TCP 4 streams"), "no table:\n{stdout}");
 
+    // A saved result renders again without measuring (and without root).
+    let again = out.path().join("again");
+    let render = Command::new(BIN)
+        .args(["lab", "bench", "--from-json"])
+        .arg(out.path().join("lab-bench.json"))
+        .arg("--out")
+        .arg(&again)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&render.stdout);
+    assert!(
+        render.status.success() && table.contains("refused / passes"),
+        "{table}"
+    );
+    assert!(
+        std::fs::read_to_string(again.join("lab-bench.svg"))
+            .unwrap()
+            .contains("vxlan (MTU 1450)")
+    );
+
     // Nothing of the run is left: no namespace, no link in this namespace, no state.
     let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
     let left = String::from_utf8_lossy(&netns.stdout);

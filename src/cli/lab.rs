@@ -79,6 +79,9 @@ pub struct LabBenchArgs {
     /// Directory for lab-bench.json and lab-bench.svg (created if missing).
     #[arg(long, default_value = "lab-bench-out", value_name = "DIR")]
     pub out: PathBuf,
+    /// Measure nothing: print the table and write the SVG of a saved lab-bench.json (no root).
+    #[arg(long, value_name = "FILE")]
+    pub from_json: Option<PathBuf>,
     #[command(flatten)]
     pub target: LabTarget,
 }
@@ -185,6 +188,14 @@ async fn on_lab_thread<T: Send + 'static>(
 
 /// `routeplane lab bench`: checks, the run on the lab thread, then the table and the files.
 async fn bench(a: LabBenchArgs) -> anyhow::Result<ExitCode> {
+    if let Some(saved) = &a.from_json {
+        let text = std::fs::read_to_string(saved)
+            .with_context(|| format!("reading {}", saved.display()))?;
+        let report: lab::bench::report::BenchReport = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a lab bench result", saved.display()))?;
+        write_bench(&report, &a.out, false)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let (names, plugin) = prepare(&a.target)?;
     if lab::preflight::which("iperf3", std::env::var_os("PATH").as_deref()).is_none() {
         anyhow::bail!(
@@ -202,14 +213,28 @@ async fn bench(a: LabBenchArgs) -> anyhow::Result<ExitCode> {
     let Some(report) = on_lab_thread(&names, move |rt| lab::bench::run(&opts, rt)).await? else {
         return Ok(ExitCode::from(130));
     };
-    println!("\n{}", report.table());
-    let json = a.out.join("lab-bench.json");
-    std::fs::write(&json, serde_json::to_string_pretty(&report)?)
-        .with_context(|| format!("writing {}", json.display()))?;
-    let svg = a.out.join("lab-bench.svg");
-    std::fs::write(&svg, report.svg()).with_context(|| format!("writing {}", svg.display()))?;
-    println!("results in {} and {}", json.display(), svg.display());
+    write_bench(&report, &a.out, true)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the table; writes the SVG (and the JSON when `json`) into `out`.
+fn write_bench(
+    report: &lab::bench::report::BenchReport,
+    out: &std::path::Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    println!("\n{}", report.table());
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    if json {
+        let path = out.join("lab-bench.json");
+        std::fs::write(&path, serde_json::to_string_pretty(report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("results in {}", path.display());
+    }
+    let svg = out.join("lab-bench.svg");
+    std::fs::write(&svg, report.svg()).with_context(|| format!("writing {}", svg.display()))?;
+    println!("chart in {}", svg.display());
+    Ok(())
 }
 
 fn clean(id: Option<&str>) -> anyhow::Result<ExitCode> {

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::paths::Path;
 use crate::lab::shell::run_in;
@@ -66,7 +66,7 @@ pub fn serve(path: &Path, lifetime: Duration) -> anyhow::Result<Server> {
 }
 
 /// One iperf3 run's figures.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Throughput {
     /// What the receiver got, in bits per second.
     pub bits_per_second: f64,

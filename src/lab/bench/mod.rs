@@ -82,7 +82,8 @@ pub fn run(opts: &BenchOptions, rt: Handle) -> anyhow::Result<BenchReport> {
             "debug"
         } else {
             "release"
-        },
+        }
+        .into(),
         started_unix,
         paths,
     })

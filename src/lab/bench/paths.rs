@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use anyhow::{Context, bail};
 use ipnet::IpNet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::lab::control::pod_cidr;
 use crate::lab::names::Names;
@@ -28,9 +28,9 @@ const VETH_SRC: Ipv4Addr = Ipv4Addr::new(10, 254, 0, 1);
 const VETH_DST: Ipv4Addr = Ipv4Addr::new(10, 254, 0, 2);
 
 /// One measured path: traffic goes from `src_ns` to `dst` (an address inside `dst_ns`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Path {
-    pub name: &'static str,
+    pub name: String,
     pub description: String,
     pub src_ns: String,
     pub dst_ns: String,
@@ -40,7 +40,7 @@ pub struct Path {
 /// routeplane's path between two pods of different nodes, as the lab built it.
 pub fn routed(from: &Pod, to: &Pod) -> Path {
     Path {
-        name: "routed",
+        name: "routed".into(),
         description: format!(
             "routeplane: pod {} on {} → pod {} on {}, forwarded by the VPC router's routes the controller wrote",
             from.ip, from.node, to.ip, to.node
@@ -181,7 +181,7 @@ pub fn vxlan(
     };
     let (from, to) = (pod(a)?, pod(b)?);
     Ok(Path {
-        name: "vxlan",
+        name: "vxlan".into(),
         description: format!(
             "VXLAN overlay (Flannel's vxlan backend by hand): pod {} on {} → pod {} on {}, VNI {VNI}, MTU {VXLAN_MTU}, same subnet and router",
             from.ip, a.name, to.ip, b.name
@@ -217,7 +217,7 @@ pub fn veth(names: &Names) -> anyhow::Result<Path> {
         ip_in(ns, &["link", "set", "eth0", "up"])?;
     }
     Ok(Path {
-        name: "veth",
+        name: "veth".into(),
         description: format!("direct veth pair {VETH_SRC} → {VETH_DST}: the ceiling"),
         src_ns: src,
         dst_ns: dst,

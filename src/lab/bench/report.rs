@@ -4,13 +4,13 @@
 use std::fmt::Write as _;
 
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::measure::Throughput;
 use super::paths::Path;
 use crate::bench::report::percentile;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct BenchReport {
     pub rounds: u32,
     pub seconds_per_test: u32,
@@ -20,13 +20,13 @@ pub struct BenchReport {
     pub kernel: String,
     pub cpus: usize,
     /// How this routeplane binary was built (the CNI plugin is built the same way).
-    pub build: &'static str,
+    pub build: String,
     /// Seconds since the Unix epoch when the run started.
     pub started_unix: u64,
     pub paths: Vec<PathReport>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct PathReport {
     #[serde(flatten)]
     pub path: Path,
@@ -40,7 +40,7 @@ pub struct PathReport {
 }
 
 /// One round on one path: a single-stream test, a 4-stream test, a burst of pings.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Round {
     pub single: Throughput,
     pub four: Throughput,
@@ -53,7 +53,7 @@ pub struct Round {
 type Figure = fn(&Medians) -> f64;
 
 /// Medians over the rounds.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Medians {
     pub single_gbps: f64,
     pub four_gbps: f64,
@@ -172,7 +172,8 @@ impl BenchReport {
             .map(|p| p.median.ping_ms)
             .fold(1e-6, f64::max);
         let base = h - pad;
-        let bar_h = |v: f64, max: f64| v / max * (h - 2.0 * pad - 20.0);
+        // Headroom above the tallest bar for its label, below the legend.
+        let bar_h = |v: f64, max: f64| v / max * (h - 2.0 * pad - 60.0);
         let bar = |s: &mut String, x: f64, v: f64, max: f64, c: &str, label: String| {
             let bh = bar_h(v, max);
             let _ = writeln!(
