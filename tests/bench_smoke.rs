@@ -90,3 +90,35 @@ fn bench_on_gce_runs_both_implementations_and_writes_its_results() {
         "{steady}"
     );
 }
+
+#[test]
+fn bench_on_gce_takes_routeplanes_budgets_as_windows() {
+    let (json, _out) = bench(&[
+        "--cloud",
+        "gce",
+        "--impl",
+        "routeplane",
+        "--gce-write-budget",
+        "1500/1m",
+        "--gce-operation-budget",
+        "1500/60s",
+    ]);
+    assert_eq!(
+        json["gce_budgets"],
+        serde_json::json!({"operation": "1500/60s", "write": "1500/60s"})
+    );
+    let cold = &json["implementations"][0]["cold_start"];
+    assert_eq!(cold["routes"], 30, "{cold}");
+    assert_eq!(cold["request_limit_exceeded"], 0, "{cold}");
+}
+
+#[test]
+fn gce_budgets_are_refused_on_aws() {
+    let out = Command::new(env!("CARGO_BIN_EXE_routeplane"))
+        .args(["bench", "--gce-write-budget", "1500/60s"])
+        .output()
+        .expect("run routeplane bench");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("need --cloud gce"), "{stderr}");
+}

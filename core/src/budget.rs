@@ -116,6 +116,16 @@ impl BucketSpec {
     }
 }
 
+/// The flag form [`BucketSpec::parse`] reads back: `100/20` or `1500/60s`.
+impl std::fmt::Display for BucketSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.window {
+            Some(period) => write!(f, "{}/{}s", self.capacity, period.as_secs_f64()),
+            None => write!(f, "{}/{}", self.capacity, self.refill_per_sec),
+        }
+    }
+}
+
 /// What a limiter remembers.
 #[derive(Debug)]
 enum State {
@@ -408,6 +418,22 @@ mod tests {
             let err = BucketSpec::parse(bad).unwrap_err();
             assert!(err.contains(names), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn a_spec_prints_as_the_flag_that_parses_back_to_it() {
+        for spec in [
+            BucketSpec::new(100.0, 20.0),
+            BucketSpec::new(5.0, 0.5),
+            BucketSpec::window(1500, Duration::from_secs(60)),
+            BucketSpec::window(1500, Duration::from_millis(30_250)),
+        ] {
+            assert_eq!(BucketSpec::parse(&spec.to_string()), Ok(spec), "{spec}");
+        }
+        assert_eq!(
+            BucketSpec::window(1500, Duration::from_secs(60)).to_string(),
+            "1500/60s"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use anyhow::Context;
 use routeplane_core::Cloud;
 use routeplane_core::budget::{ApiBudget, BucketSpec};
 use routeplane_core::retry::RetryPolicy;
-use routeplane_gce::{Class, GCE_DEFAULT_BUCKETS, GceConfig, GceProvider, RouteNaming};
+use routeplane_gce::{Class, GCE_DEFAULT_BUCKETS, GceConfig, GceProvider, RouteNaming, gce_budget};
 use routeplane_mocks::gce::{FaultSpec, Faults, GceWorld, MockGce, NextHop, Route, Throttle};
 use routeplane_mocks::kube_api::node;
 
@@ -36,6 +36,7 @@ pub struct GceSim {
     k: f64,
     latency: Duration,
     op_delay: Duration,
+    budgets: [(Class, BucketSpec); 4],
 }
 
 fn zone(n: &SimNode) -> &'static str {
@@ -62,14 +63,17 @@ fn scaled_throttle(k: f64) -> Throttle {
     Throttle::gce_defaults().with_interval(QUOTA_INTERVAL.div_f64(k))
 }
 
-/// routeplane's default GCE budget with every refill rate multiplied by `k`.
-fn scaled_budget(k: f64) -> ApiBudget {
-    ApiBudget::new(GCE_DEFAULT_BUCKETS.iter().map(|(class, spec)| {
-        (
-            class.name(),
-            BucketSpec::new(spec.capacity, spec.refill_per_sec * k).client_side(),
-        )
-    }))
+/// routeplane's GCE budget per class before scaling: the defaults, or the bench's overrides.
+fn budget_specs(opts: &Options) -> [(Class, BucketSpec); 4] {
+    GCE_DEFAULT_BUCKETS.map(|(class, spec)| {
+        let over = opts.gce_budgets.iter().find(|(c, _)| *c == class);
+        (class, over.map_or(spec, |(_, s)| *s))
+    })
+}
+
+/// routeplane's GCE budget with time running `k` times faster (see [`BucketSpec::scaled`]).
+fn scaled_budget(k: f64, specs: [(Class, BucketSpec); 4]) -> ApiBudget {
+    gce_budget(&specs.map(|(class, spec)| (class, Some(spec.scaled(k)))))
 }
 
 /// The instance a route sends to, if it sends to one.
@@ -132,6 +136,7 @@ impl BenchCloud for GceSim {
             k,
             latency: opts.latency,
             op_delay: opts.op_delay,
+            budgets: budget_specs(opts),
         };
         sim.register_all()?;
         Ok(sim)
@@ -235,7 +240,7 @@ impl BenchCloud for GceSim {
         cfg.anonymous = true;
         match which {
             Impl::Routeplane => {
-                cfg.budget = scaled_budget(k);
+                cfg.budget = scaled_budget(k, self.budgets);
                 cfg.poll_initial = cfg.poll_initial.div_f64(k);
                 cfg.poll_max = cfg.poll_max.div_f64(k);
             }
@@ -265,13 +270,8 @@ impl BenchCloud for GceSim {
             format!("--gce-network={NETWORK}"),
             format!("--gce-endpoint={}", self.mock.endpoint_url()),
         ];
-        for (class, spec) in GCE_DEFAULT_BUCKETS {
-            args.push(format!(
-                "--gce-{}-budget={}/{}",
-                class.name(),
-                spec.capacity,
-                spec.refill_per_sec * k
-            ));
+        for (class, spec) in self.budgets {
+            args.push(format!("--gce-{}-budget={}", class.name(), spec.scaled(k)));
         }
         // No key file (the process runs without GOOGLE_APPLICATION_CREDENTIALS): with
         // --gce-endpoint set the provider goes anonymous without probing the metadata server.

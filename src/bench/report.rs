@@ -20,6 +20,9 @@ pub struct Report {
     pub latency_ms: f64,
     /// GCE: how long each route operation took at the mock before scaling (0 on AWS).
     pub op_delay_ms: f64,
+    /// GCE: routeplane's budgets set by `--gce-*-budget`, by class, before scaling.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub gce_budgets: BTreeMap<&'static str, String>,
     /// Set when no real cloud could do what was measured (AWS past 1,000 routes per table).
     pub caveat: Option<String>,
     pub implementations: Vec<ImplReport>,
@@ -138,6 +141,11 @@ impl Report {
             } else {
                 0.0
             },
+            gce_budgets: opts
+                .gce_budgets
+                .iter()
+                .map(|(class, spec)| (class.name(), spec.to_string()))
+                .collect(),
             caveat: caveat(opts),
             implementations,
             controller_process,
@@ -231,7 +239,15 @@ impl Report {
     /// The limits in force, for the plot's title.
     fn limits(&self) -> String {
         if self.cloud == "gce" {
-            format!("Compute rate quotas, operations {} ms", self.op_delay_ms)
+            let budgets: String = self
+                .gce_budgets
+                .iter()
+                .map(|(class, spec)| format!(", routeplane {class} {spec}"))
+                .collect();
+            format!(
+                "Compute rate quotas, operations {} ms{budgets}",
+                self.op_delay_ms
+            )
         } else {
             "EC2 buckets".into()
         }

@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use routeplane_core::budget::BucketSpec;
 use routeplane_core::controller::ControllerConfig;
 use routeplane_core::{ClusterSpec, Mode};
+use routeplane_gce::Class;
 
 use super::cloud::{BenchCall, BenchCloud};
 use super::cluster::{CLUSTER, CLUSTER_CIDR, EC2_MAX_NODES, SimCluster};
@@ -35,6 +37,8 @@ pub struct Options {
     pub latency: Duration,
     /// GCE: how long each route operation takes to be DONE at the mock, before scaling.
     pub op_delay: Duration,
+    /// GCE: routeplane's budget for these classes before scaling, instead of its defaults.
+    pub gce_budgets: Vec<(Class, BucketSpec)>,
     pub impls: Vec<Impl>,
     /// Resync periods to watch in the steady state (0 skips it).
     pub steady_periods: u32,

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use routeplane_core::budget::BucketSpec;
+use routeplane_gce::Class;
 
 use super::common::{CloudArg, parse_duration};
 use crate::bench::{Impl, Options};
@@ -31,6 +33,17 @@ pub struct BenchArgs {
     /// GCE only: how long each route operation takes to be DONE at the mock, before scaling.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub op_delay: Duration,
+    /// GCE only: routeplane's write budget, as the controller's --gce-write-budget before
+    /// scaling (K multiplies a bucket's rate, divides a window's period), e.g. 1500/60s for the
+    /// whole per-minute quota. Default: the controller's default bucket.
+    #[arg(long, value_parser = BucketSpec::parse)]
+    pub gce_write_budget: Option<BucketSpec>,
+    /// GCE only: routeplane's read budget (instances.get), like --gce-write-budget.
+    #[arg(long, value_parser = BucketSpec::parse)]
+    pub gce_read_budget: Option<BucketSpec>,
+    /// GCE only: routeplane's operation-poll budget, like --gce-write-budget.
+    #[arg(long, value_parser = BucketSpec::parse)]
+    pub gce_operation_budget: Option<BucketSpec>,
     /// Implementations to run, one after the other on identical fresh mocks.
     #[arg(
         long = "impl",
@@ -64,12 +77,26 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             args.time_scale
         );
     }
+    let gce_budgets: Vec<_> = [
+        (Class::Read, args.gce_read_budget),
+        (Class::Write, args.gce_write_budget),
+        (Class::Operation, args.gce_operation_budget),
+    ]
+    .into_iter()
+    .filter_map(|(class, spec)| Some((class, spec?)))
+    .collect();
+    if !gce_budgets.is_empty() && args.cloud != CloudArg::Gce {
+        anyhow::bail!(
+            "--gce-read-budget, --gce-write-budget and --gce-operation-budget need --cloud gce"
+        );
+    }
     let opts = Options {
         cloud: args.cloud,
         nodes: args.nodes,
         time_scale: args.time_scale,
         latency: args.latency,
         op_delay: args.op_delay,
+        gce_budgets,
         impls: args.impls,
         steady_periods: args.steady_periods,
         churn_minutes: args.churn_minutes,
