@@ -7,10 +7,13 @@
 //!   concurrency slot back while it sleeps and the next node can send its write meanwhile
 //!   (the Kubernetes GCE route controller holds one of its 200 slots per waiting operation);
 //! - a semaphore bounds the polls in flight (`--gce-max-polls`) across every wait, so a
-//!   thousand pending operations never become a thousand concurrent GETs.
+//!   thousand pending operations never become a thousand concurrent GETs;
+//! - the first poll goes when operations have lately been DONE (by the server's own
+//!   `insertTime`/`endTime`), not at a fixed interval: a poll that finds the operation still
+//!   RUNNING spends a read from Compute's per-minute operation quota, which binds at scale.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use google_cloud_compute_v1::model::Operation;
@@ -40,6 +43,7 @@ pub struct Waiter {
     polls: Arc<Semaphore>,
     in_flight: Arc<AtomicUsize>,
     peak: Arc<AtomicUsize>,
+    typical: Arc<TypicalDuration>,
 }
 
 impl Waiter {
@@ -50,6 +54,7 @@ impl Waiter {
             polls: Arc::new(Semaphore::new(max_polls.max(1))),
             in_flight: Arc::default(),
             peak: Arc::default(),
+            typical: Arc::default(),
         }
     }
 
@@ -83,8 +88,10 @@ impl Waiter {
     ) -> Result<(), ProviderError> {
         let deadline = Instant::now() + self.policy.timeout;
         let mut delay = self.policy.initial;
+        let mut first = true;
         loop {
             if matches!(op.status, Some(Status::Done)) {
+                self.typical.observe(&op);
                 return outcome(method, resource, &op);
             }
             let Some(name) = op.name.clone().filter(|n| !n.is_empty()) else {
@@ -94,7 +101,11 @@ impl Waiter {
                 )
                 .with_code("MalformedResponse"));
             };
-            let pause = jitter(delay);
+            let pause = match self.typical.get() {
+                Some(typical) if first => just_after(typical).min(self.policy.max),
+                _ => jitter(delay),
+            };
+            first = false;
             if Instant::now() + pause > deadline {
                 return Err(ProviderError::new(
                     ErrorKind::Transient,
@@ -142,6 +153,46 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// How long operations have lately taken, `insertTime` to `endTime` as Compute reports them: a
+/// moving average in milliseconds (0 until one is seen). The server's clock, not ours, so the
+/// figure cannot creep up with our own polling interval.
+#[derive(Debug, Default)]
+struct TypicalDuration(AtomicU64);
+
+impl TypicalDuration {
+    fn get(&self) -> Option<Duration> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
+    /// Folds in a DONE operation's duration (weight 1/8), when it carries both times.
+    fn observe(&self, op: &Operation) {
+        let Some(ms) = server_duration_ms(op) else {
+            return;
+        };
+        let ms = ms.max(1);
+        // A lost update between two racing waits only drops one sample.
+        let old = self.0.load(Ordering::Relaxed);
+        let new = if old == 0 { ms } else { (old * 7 + ms) / 8 };
+        self.0.store(new, Ordering::Relaxed);
+    }
+}
+
+/// `endTime − insertTime` of a DONE operation, in milliseconds.
+fn server_duration_ms(op: &Operation) -> Option<u64> {
+    let parse = |t: &Option<String>| chrono::DateTime::parse_from_rfc3339(t.as_deref()?).ok();
+    let took = parse(&op.end_time)? - parse(&op.insert_time)?;
+    u64::try_from(took.num_milliseconds()).ok()
+}
+
+/// 5–20 % after `typical`: late enough that the first poll usually finds the operation DONE,
+/// spread so operations started together do not poll together.
+fn just_after(typical: Duration) -> Duration {
+    typical.mul_f64(rand::rng().random_range(1.05..=1.2))
+}
+
 /// ±25 %, so operations started together do not poll together.
 fn jitter(d: Duration) -> Duration {
     d.mul_f64(rand::rng().random_range(0.75..=1.25))
@@ -177,6 +228,37 @@ mod tests {
     use super::*;
     use google_cloud_compute_v1::model::operation::Error as OpError;
     use google_cloud_compute_v1::model::operation::error::Errors;
+
+    #[test]
+    fn the_typical_duration_follows_the_servers_clock() {
+        let typical = TypicalDuration::default();
+        assert_eq!(typical.get(), None);
+        let done = |insert: &str, end: &str| {
+            Operation::new()
+                .set_status(Status::Done)
+                .set_insert_time(insert)
+                .set_end_time(end)
+        };
+        typical.observe(&done(
+            "2026-11-28T06:48:02.000-08:00",
+            "2026-11-28T06:48:03.000-08:00",
+        ));
+        assert_eq!(typical.get(), Some(Duration::from_millis(1000)));
+        typical.observe(&done(
+            "2026-11-28T06:48:02.000-08:00",
+            "2026-11-28T06:48:10.000-08:00",
+        ));
+        assert_eq!(typical.get(), Some(Duration::from_millis(1875)));
+        // No times (or unparsable ones): no sample.
+        typical.observe(&Operation::new().set_status(Status::Done));
+        typical.observe(&done("yesterday", "today"));
+        assert_eq!(typical.get(), Some(Duration::from_millis(1875)));
+        let first = just_after(Duration::from_secs(1));
+        assert!(
+            first >= Duration::from_millis(1050) && first <= Duration::from_millis(1200),
+            "{first:?}"
+        );
+    }
 
     #[test]
     fn a_done_operation_without_errors_succeeded() {
