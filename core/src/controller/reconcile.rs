@@ -587,7 +587,8 @@ impl<P: RouteProvider> Reconciler<P> {
             // of wake-ups after a 1,000-node cold start).
             store.set_condition(&node, Some(want.as_seen()));
             match status.set_condition(&node, &want).await {
-                Ok(()) => {
+                Ok(false) => debug!(node = %node, "node deleted before its condition was set"),
+                Ok(true) => {
                     if announce {
                         status.event(&node, &uid, EventType::Warning, want.reason, want.message.clone()).await;
                     }

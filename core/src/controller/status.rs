@@ -90,10 +90,11 @@ impl StatusWriter {
     }
 
     /// Patches `NetworkUnavailable` with a strategic merge, so other conditions are untouched.
+    /// `Ok(false)` when the Node is gone (deleted while the pass ran): nothing to mark.
     ///
     /// # Errors
     /// The API error or a timeout, as text for logging.
-    pub async fn set_condition(&self, node: &str, want: &WantCondition) -> Result<(), String> {
+    pub async fn set_condition(&self, node: &str, want: &WantCondition) -> Result<bool, String> {
         let now = Time(Timestamp::now());
         let patch = serde_json::json!({
             "status": {"conditions": [{
@@ -108,7 +109,8 @@ impl StatusWriter {
         let (params, patch) = (PatchParams::default(), Patch::Strategic(patch));
         let call = self.nodes.patch_status(node, &params, &patch);
         match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(_)) => Ok(true),
+            Ok(Err(kube::Error::Api(status))) if status.is_not_found() => Ok(false),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err(format!("timed out after {:?}", self.timeout)),
         }
