@@ -14,6 +14,18 @@ fn peer(dst: &str, via: &str) -> PeerRoute {
     }
 }
 
+/// A namespace with an `eth0` uplink (a veth whose peer stays inside) at `addr`, up.
+fn node_with_uplink(name: &str, addr: &str) -> Netns {
+    let ns = Netns::new(name);
+    let ip = |args: &[&str]| sh("ip", &[&["-n", ns.name.as_str()], args].concat());
+    ip(&[
+        "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p",
+    ]);
+    ip(&["addr", "add", addr, "dev", "eth0"]);
+    ip(&["link", "set", "eth0", "up"]);
+    ns
+}
+
 fn routes_of(ns: &Netns) -> Vec<(String, String, String)> {
     ns.ip_j(&["route", "show", "table", "main"])
         .as_array()
@@ -36,26 +48,7 @@ fn routes_of(ns: &Netns) -> Vec<(String, String, String)> {
 #[ignore = "needs root (CAP_NET_ADMIN): creates network namespaces"]
 fn host_routes_are_added_replaced_and_removed_and_foreign_ones_untouched() {
     require_root();
-    let ns = Netns::new("hr");
-    sh(
-        "ip",
-        &[
-            "-n", &ns.name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p",
-        ],
-    );
-    sh(
-        "ip",
-        &[
-            "-n",
-            &ns.name,
-            "addr",
-            "add",
-            "192.168.77.1/24",
-            "dev",
-            "eth0",
-        ],
-    );
-    sh("ip", &["-n", &ns.name, "link", "set", "eth0", "up"]);
+    let ns = node_with_uplink("hr", "192.168.77.1/24");
     // A foreign static route inside the cluster range, and one at a peer's destination.
     sh(
         "ip",
@@ -191,26 +184,7 @@ fn uplink_mtu_is_the_default_route_interface_mtu() {
 #[ignore = "needs root (CAP_NET_ADMIN): creates network namespaces"]
 fn our_non_unicast_routes_are_repaired_and_foreign_ones_reported() {
     require_root();
-    let ns = Netns::new("hrk");
-    sh(
-        "ip",
-        &[
-            "-n", &ns.name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p",
-        ],
-    );
-    sh(
-        "ip",
-        &[
-            "-n",
-            &ns.name,
-            "addr",
-            "add",
-            "192.168.78.1/24",
-            "dev",
-            "eth0",
-        ],
-    );
-    sh("ip", &["-n", &ns.name, "link", "set", "eth0", "up"]);
+    let ns = node_with_uplink("hrk", "192.168.78.1/24");
     let proto = ROUTE_PROTOCOL.to_string();
     for (kind, dst, p) in [
         ("unreachable", "10.211.1.0/24", proto.as_str()),

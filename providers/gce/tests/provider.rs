@@ -295,14 +295,17 @@ async fn operation_polls_in_flight_never_exceed_the_bound() {
 #[tokio::test]
 async fn an_unknown_network_or_project_is_named_at_start_up() {
     let mock = mock(world(0), Duration::ZERO).await;
+    let check = |cfg| async {
+        GceProvider::new(cfg)
+            .await
+            .unwrap()
+            .check()
+            .await
+            .unwrap_err()
+    };
     let mut cfg = config(&mock, CLUSTER);
     cfg.network = Some("no-such-net".into());
-    let e = GceProvider::new(cfg)
-        .await
-        .unwrap()
-        .check()
-        .await
-        .unwrap_err();
+    let e = check(cfg).await;
     assert_eq!(e.kind, ErrorKind::NotFound);
     assert!(
         e.message
@@ -312,12 +315,7 @@ async fn an_unknown_network_or_project_is_named_at_start_up() {
     );
     let mut cfg = config(&mock, CLUSTER);
     cfg.project = Some("other-project".into());
-    let e = GceProvider::new(cfg)
-        .await
-        .unwrap()
-        .check()
-        .await
-        .unwrap_err();
+    let e = check(cfg).await;
     assert_eq!(e.kind, ErrorKind::NotFound);
     assert!(e.message.contains("other-project"), "{}", e.message);
 }
