@@ -17,19 +17,16 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Node;
 use routeplane_core::model::{DesiredRoute, RouteState, RouteTarget};
 use routeplane_core::{InstanceRef, RouteProvider, parse_provider_id};
-use tokio_util::sync::CancellationToken;
 
 use super::cloud::ModelStrategy;
 use crate::cli::provider::CloudProvider;
+use crate::cli::sim::Background;
 
 /// Creates in flight at once, as in the route controller.
 const MAX_CONCURRENT: usize = 200;
 
 /// The model running on the runtime until [`RunningModel::stop`].
-pub struct RunningModel {
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-}
+pub struct RunningModel(Background<()>);
 
 impl RunningModel {
     pub fn start(
@@ -39,9 +36,7 @@ impl RunningModel {
         period: Duration,
     ) -> anyhow::Result<Self> {
         let client = kube::Client::try_from(kube::Config::new(kube_url.parse()?))?;
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        let task = tokio::spawn(async move {
+        Ok(Self(Background::spawn(|token| async move {
             let mut tick = tokio::time::interval(period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -54,21 +49,12 @@ impl RunningModel {
                     () = pass(&provider, strategy, &client) => {}
                 }
             }
-        });
-        Ok(Self { shutdown, task })
+        })))
     }
 
+    /// Asks it to stop, waits up to 5 s, then aborts it.
     pub async fn stop(self) {
-        self.shutdown.cancel();
-        let abort = self.task.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(5), self.task)
-            .await
-            .is_err()
-        {
-            // Not detached: a controller left running would keep calling a mock that is gone
-            // and take CPU from whatever runs next.
-            abort.abort();
-        }
+        self.0.stop().await;
     }
 }
 

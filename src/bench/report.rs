@@ -112,6 +112,19 @@ pub struct Churn {
     pub not_exact_after: Option<String>,
 }
 
+/// The start of an SVG chart: the root element, a white background and the title at the top
+/// left. The caller closes it with `</svg>`.
+pub fn svg_open(w: f64, h: f64, pad: f64, title: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+    let _ = writeln!(s, r#"<text x="{pad}" y="24" font-size="14">{title}</text>"#);
+    s
+}
+
 /// The `q` quantile (nearest rank) of `v`, 0 when empty.
 pub fn percentile(v: &mut [f64], q: f64) -> f64 {
     if v.is_empty() {
@@ -271,25 +284,23 @@ impl Report {
             .max(1) as f64;
         let x = |t: f64| pad + t / max_t * (w - 2.0 * pad);
         let y = |r: f64| h - pad - r / max_r * (h - 2.0 * pad);
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">"#
-        );
-        let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
-        let _ = writeln!(
-            s,
-            r#"<text x="{pad}" y="24" font-size="14">Cold start: {} nodes × {} {}, {}, {} ms/call, time scale {}</text>"#,
-            self.nodes,
-            self.tables,
-            if self.cloud == "gce" {
-                "network"
-            } else {
-                "tables"
-            },
-            self.limits(),
-            self.latency_ms,
-            self.time_scale
+        let mut s = svg_open(
+            w,
+            h,
+            pad,
+            &format!(
+                "Cold start: {} nodes × {} {}, {}, {} ms/call, time scale {}",
+                self.nodes,
+                self.tables,
+                if self.cloud == "gce" {
+                    "network"
+                } else {
+                    "tables"
+                },
+                self.limits(),
+                self.latency_ms,
+                self.time_scale
+            ),
         );
         if self.caveat.is_some() {
             let _ = writeln!(

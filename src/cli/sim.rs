@@ -45,28 +45,24 @@ pub fn mock_aws_config(cluster: &str, ec2: &MockEc2, route_limit: usize) -> AwsC
     aws
 }
 
-/// A controller running on the runtime until [`RunningController::stop`].
-pub struct RunningController {
+/// A task on the runtime with its own shutdown token, stopped by [`Background::stop`].
+pub struct Background<T> {
     shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), ControllerError>>,
+    task: tokio::task::JoinHandle<T>,
 }
 
-impl RunningController {
-    /// Starts the real controller with `provider` against the API server at `kube_url`.
-    pub fn start<P: RouteProvider>(
-        provider: Arc<P>,
-        cfg: ControllerConfig,
-        kube_url: &str,
-    ) -> anyhow::Result<Self> {
-        let controller = Controller::with_shared_provider(provider, cfg);
-        let client = kube::Client::try_from(kube::Config::new(kube_url.parse()?))?;
+impl<T: Send + 'static> Background<T> {
+    /// Spawns `run` with the token it must watch.
+    pub fn spawn<F>(run: impl FnOnce(CancellationToken) -> F) -> Self
+    where
+        F: std::future::Future<Output = T> + Send + 'static,
+    {
         let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        let task = tokio::spawn(async move { controller.run(client, token).await });
-        Ok(Self { shutdown, task })
+        let task = tokio::spawn(run(shutdown.clone()));
+        Self { shutdown, task }
     }
 
-    /// Whether the controller stopped on its own (it never should).
+    /// Whether the task ended on its own.
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()
     }
@@ -83,6 +79,34 @@ impl RunningController {
             // and take CPU from whatever runs next.
             abort.abort();
         }
+    }
+}
+
+/// A controller running on the runtime until [`RunningController::stop`].
+pub struct RunningController(Background<Result<(), ControllerError>>);
+
+impl RunningController {
+    /// Starts the real controller with `provider` against the API server at `kube_url`.
+    pub fn start<P: RouteProvider>(
+        provider: Arc<P>,
+        cfg: ControllerConfig,
+        kube_url: &str,
+    ) -> anyhow::Result<Self> {
+        let controller = Controller::with_shared_provider(provider, cfg);
+        let client = kube::Client::try_from(kube::Config::new(kube_url.parse()?))?;
+        Ok(Self(Background::spawn(|token| async move {
+            controller.run(client, token).await
+        })))
+    }
+
+    /// Whether the controller stopped on its own (it never should).
+    pub fn is_finished(&self) -> bool {
+        self.0.is_finished()
+    }
+
+    /// Asks it to stop, waits up to 5 s, then aborts it.
+    pub async fn stop(self) {
+        self.0.stop().await;
     }
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::measure::Throughput;
 use super::paths::Path;
-use crate::bench::report::percentile;
+use crate::bench::report::{percentile, svg_open};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct BenchReport {
@@ -146,16 +146,14 @@ impl BenchReport {
         let (w, h, pad) = (760.0, 400.0, 60.0);
         let split = 520.0;
         let colours = ["#1f77b4", "#d62728", "#7f7f7f"];
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">"#
-        );
-        let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
-        let _ = writeln!(
-            s,
-            r#"<text x="{pad}" y="24" font-size="14">Pod to pod across two nodes: medians of {} rounds × {} s, {} CPUs, {} build</text>"#,
-            self.rounds, self.seconds_per_test, self.cpus, self.build
+        let mut s = svg_open(
+            w,
+            h,
+            pad,
+            &format!(
+                "Pod to pod across two nodes: medians of {} rounds × {} s, {} CPUs, {} build",
+                self.rounds, self.seconds_per_test, self.cpus, self.build
+            ),
         );
         let groups: [(&str, Figure); 2] = [
             ("TCP, 1 stream", |m| m.single_gbps),
