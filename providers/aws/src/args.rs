@@ -88,6 +88,7 @@ pub struct AwsArgs {
 
     /// Client-side budget for each Describe* action as CAPACITY/RATE (burst, then per second).
     /// Defaults to EC2's documented bucket, 100/20; lower it when other tools share the account.
+    /// (A window COUNT/PERIOD, e.g. 600/60s, is accepted too, but EC2 meters with buckets.)
     #[arg(long = "aws-describe-budget", env = "ROUTEPLANE_AWS_DESCRIBE_BUDGET", value_name = "CAPACITY/RATE", value_parser = parse_bucket)]
     pub describe_budget: Option<BucketSpec>,
 
