@@ -64,6 +64,15 @@ fn k8s_node(i: usize) -> serde_json::Value {
 }
 
 async fn start(mock: &MockGce, kube: &FakeKube, cluster: &str) -> RunningController {
+    start_with_resync(mock, kube, cluster, Duration::from_millis(500)).await
+}
+
+async fn start_with_resync(
+    mock: &MockGce,
+    kube: &FakeKube,
+    cluster: &str,
+    resync: Duration,
+) -> RunningController {
     let mut gce = GceConfig::new(cluster);
     gce.project = Some(PROJECT.into());
     gce.network = Some(NETWORK.into());
@@ -77,7 +86,7 @@ async fn start(mock: &MockGce, kube: &FakeKube, cluster: &str) -> RunningControl
     gce.poll_initial = Duration::from_millis(20);
     gce.poll_max = Duration::from_millis(100);
     let provider = GceProvider::new(gce).await.unwrap();
-    let cfg = controller_config(cluster, Cloud::Gce, Duration::from_millis(500));
+    let cfg = controller_config(cluster, Cloud::Gce, resync);
     RunningController::start(provider, cfg, kube)
 }
 
@@ -371,5 +380,72 @@ async fn a_node_of_another_cloud_or_a_missing_instance_is_named_and_blocks_nobod
             .unwrap();
         assert_eq!(c["status"], "False", "n{i}: {c}");
     }
+    stack.stop().await;
+}
+
+fn list_calls(mock: &MockGce) -> usize {
+    mock.calls()
+        .all()
+        .iter()
+        .filter(|c| c.method == "compute.routes.list")
+        .count()
+}
+
+/// A Node event is planned from the last listing plus the controller's own writes: adding and
+/// deleting nodes costs their writes and no `routes.list` (which pages through the whole
+/// network). Drift made behind its back waits for the resync, which lists again.
+#[tokio::test]
+async fn node_events_plan_from_the_last_listing_and_the_resync_lists() {
+    let mock = mock_builder(world(5, &[])).start().await.unwrap();
+    let kube = FakeKube::start().await.unwrap();
+    for i in 0..3 {
+        kube.add_node(k8s_node(i)).unwrap();
+    }
+    let resync = Duration::from_secs(15);
+    let stack = start_with_resync(&mock, &kube, CLUSTER, resync).await;
+    eventually("cold start", || {
+        (0..3).all(|i| routed(&mock, CLUSTER, &v4(i), i) && routed(&mock, CLUSTER, &v6(i), i))
+    })
+    .await;
+    let listed = list_calls(&mock);
+    assert!(listed >= 1);
+
+    // Drift the controller cannot see without listing: node 0's route hijacked to node 1.
+    let name = RouteNaming::new(CLUSTER).name(&v4(0).parse().unwrap());
+    mock.world().edit(|w| {
+        let r = w.routes.iter_mut().find(|r| r.name == name).unwrap();
+        r.next_hop = NextHop::instance(ZONE, &instance(1));
+    });
+
+    kube.add_node(k8s_node(3)).unwrap();
+    kube.delete_node("n2").unwrap();
+    eventually("node 3 routed, node 2's routes gone", || {
+        routed(&mock, CLUSTER, &v4(3), 3)
+            && routed(&mock, CLUSTER, &v6(3), 3)
+            && absent(&mock, CLUSTER, &v4(2))
+            && absent(&mock, CLUSTER, &v6(2))
+    })
+    .await;
+    kube.add_node(k8s_node(4)).unwrap();
+    eventually("node 4 routed", || {
+        routed(&mock, CLUSTER, &v4(4), 4) && routed(&mock, CLUSTER, &v6(4), 4)
+    })
+    .await;
+    assert_eq!(
+        list_calls(&mock),
+        listed,
+        "node events must not list the network again"
+    );
+    assert!(
+        routed(&mock, CLUSTER, &v4(0), 1),
+        "the hijack is only seen by the next list"
+    );
+
+    // The resync lists, sees the hijack and repairs it.
+    eventually("hijack repaired by the resync", || {
+        routed(&mock, CLUSTER, &v4(0), 0)
+    })
+    .await;
+    assert!(list_calls(&mock) > listed);
     stack.stop().await;
 }

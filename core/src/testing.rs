@@ -200,6 +200,7 @@ struct MemState {
 pub struct MemoryProvider {
     cloud: Cloud,
     latency: Duration,
+    reuses_listing: bool,
     state: Arc<Mutex<MemState>>,
 }
 
@@ -215,12 +216,19 @@ impl MemoryProvider {
         Self {
             cloud,
             latency: Duration::ZERO,
+            reuses_listing: false,
             state: Arc::new(Mutex::new(state)),
         }
     }
 
     pub fn with_latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
+        self
+    }
+
+    /// Lets passes woken by Node events plan from the last listing, as the GCE provider does.
+    pub fn reusing_listing(mut self) -> Self {
+        self.reuses_listing = true;
         self
     }
 
@@ -345,6 +353,10 @@ impl MemoryProvider {
 impl RouteProvider for MemoryProvider {
     fn cloud(&self) -> Cloud {
         self.cloud
+    }
+
+    fn reuses_listing(&self) -> bool {
+        self.reuses_listing
     }
 
     async fn list_routes(&self, _nodes: &[InstanceRef]) -> Result<RouteSnapshot, ProviderError> {

@@ -439,3 +439,35 @@ async fn allocates_pod_cidrs_once_and_a_restart_never_hands_one_out_twice() {
     .await;
     ctl.stop().await;
 }
+
+/// With a provider that reuses listings, Node events are planned from the last listing plus
+/// the controller's own writes; once a write fails, what the cloud holds is unknown and the
+/// next pass lists again.
+#[tokio::test]
+async fn node_events_plan_from_the_last_listing_until_a_write_fails() {
+    let fake = FakeKube::start().await.unwrap();
+    let cloud = memory().reusing_listing();
+    fake.add_node(node("n1").pod_cidr("10.244.1.0/24").aws("i-1").to_k8s())
+        .unwrap();
+    let ctl = start(&fake, cloud.clone(), config(), "ctl").await;
+    let routed = |n: usize| cloud.table("rtb-a").len() == n && cloud.table("rtb-b").len() == n;
+    eventually(WAIT, "n1 routed", || routed(1)).await;
+    let lists = cloud.count(Op::List);
+
+    fake.add_node(node("n2").pod_cidr("10.244.2.0/24").aws("i-2").to_k8s())
+        .unwrap();
+    eventually(WAIT, "n2 routed", || routed(2)).await;
+    fake.delete_node("n1").unwrap();
+    eventually(WAIT, "n1's routes gone", || routed(1)).await;
+    assert_eq!(cloud.count(Op::List), lists, "node events must not list");
+
+    cloud.fail_next(Op::Create, ErrorKind::Transient, 1);
+    fake.add_node(node("n3").pod_cidr("10.244.3.0/24").aws("i-3").to_k8s())
+        .unwrap();
+    eventually(WAIT, "n3 routed after its retry", || routed(2)).await;
+    assert!(
+        cloud.count(Op::List) > lists,
+        "the pass after a failed write must list"
+    );
+    ctl.stop().await;
+}

@@ -25,6 +25,20 @@ impl RouteProvider for CloudProvider {
         }
     }
 
+    fn reuses_listing(&self) -> bool {
+        match self {
+            CloudProvider::Aws(p) => p.reuses_listing(),
+            CloudProvider::Gce(p) => p.reuses_listing(),
+        }
+    }
+
+    fn route_as_listed(&self, route: &DesiredRoute) -> CloudRoute {
+        match self {
+            CloudProvider::Aws(p) => p.route_as_listed(route),
+            CloudProvider::Gce(p) => p.route_as_listed(route),
+        }
+    }
+
     async fn list_routes(&self, nodes: &[InstanceRef]) -> Result<RouteSnapshot, ProviderError> {
         match self {
             CloudProvider::Aws(p) => p.list_routes(nodes).await,

@@ -5,11 +5,14 @@
 //!
 //! Triggers of a pass: a routing-relevant Node change (debounced, so a burst of node updates
 //! costs one pass), the resync period, gaining the lease, and a backing-off node becoming ready.
+//! Only a Node change may plan from the last listing (where the provider allows it); every other
+//! trigger lists, and the resync period counts from the last pass that listed.
 
 pub mod allocate;
 pub mod backoff;
 pub mod health;
 pub mod leader;
+mod listing;
 pub mod metrics;
 pub mod nodes;
 pub mod reconcile;
@@ -29,7 +32,7 @@ use tracing::{info, warn};
 pub use leader::{LeaderConfig, Leadership};
 pub use metrics::Metrics;
 pub use nodes::NodeStore;
-pub use reconcile::{PassReport, ReconcileConfig};
+pub use reconcile::{ListPolicy, PassReport, ReconcileConfig};
 
 use crate::budget::ApiBudget;
 use crate::model::ClusterSpec;
@@ -270,6 +273,8 @@ async fn run_loop<P: RouteProvider>(mut p: LoopParts<P>) {
         }
     }
     let mut list_failures: u32 = 0;
+    let mut last_listed: Option<Instant> = None;
+    let mut woken_by_nodes = false;
     loop {
         let leading = p.leadership.is_leader();
         p.metrics.leader.set(i64::from(leading));
@@ -278,9 +283,21 @@ async fn run_loop<P: RouteProvider>(mut p: LoopParts<P>) {
             if let Some(alloc) = p.allocator.as_mut() {
                 alloc.allocate_missing(&p.store).await;
             }
-            match p.reconciler.pass().await {
+            let resync_due = last_listed.is_none_or(|t| t.elapsed() >= p.resync);
+            let policy = if woken_by_nodes && !resync_due {
+                ListPolicy::ReuseLast
+            } else {
+                ListPolicy::Fresh
+            };
+            match p.reconciler.pass(policy).await {
                 Ok(report) => {
                     list_failures = 0;
+                    if report.listed {
+                        last_listed = Some(Instant::now());
+                    }
+                    if let Some(t) = last_listed {
+                        next = t + p.resync;
+                    }
                     if let Some(retry) = report.next_retry {
                         next = next.min(retry);
                     }
@@ -296,11 +313,13 @@ async fn run_loop<P: RouteProvider>(mut p: LoopParts<P>) {
                 }
             }
         }
+        woken_by_nodes = false;
         tokio::select! {
             () = p.shutdown.cancelled() => return,
             () = p.store.changed() => {
                 // Let a burst of node events land, then plan once for all of them.
                 tokio::time::sleep(p.debounce).await;
+                woken_by_nodes = true;
             }
             r = leader_rx.changed() => {
                 if r.is_err() {

@@ -1,7 +1,8 @@
-//! One reconcile pass over the whole cluster: list the managed routes once, `plan()`, apply the
-//! plan with bounded concurrency and a timeout on every call, then tell Kubernetes (conditions,
-//! Events) and Prometheus what happened. Failures are per node: a node in backoff, or whose call
-//! failed, never holds up another node's routes.
+//! One reconcile pass over the whole cluster: list the managed routes once (or, after a Node
+//! event, reuse the last listing where the provider allows it), `plan()`, apply the plan with
+//! bounded concurrency and a timeout on every call, then tell Kubernetes (conditions, Events) and
+//! Prometheus what happened. Failures are per node: a node in backoff, or whose call failed,
+//! never holds up another node's routes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use tracing::{debug, info, warn};
 
 use super::backoff::NodeBackoff;
 use super::leader::Leadership;
+use super::listing::LastListing;
 use super::metrics::{Metrics, ReasonLabels};
 use super::nodes::{NodeStore, WatchedNode};
 use super::status::{EventType, StatusWriter, WantCondition};
@@ -51,6 +53,16 @@ impl Default for ReconcileConfig {
     }
 }
 
+/// Whether a pass lists the cloud's routes first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListPolicy {
+    /// List: the resync, a new term, a retry after a failure.
+    Fresh,
+    /// Plan from the last listing plus our own writes when the provider allows it and the
+    /// listing is still current (see [`crate::RouteProvider::reuses_listing`]); else list.
+    ReuseLast,
+}
+
 /// What a pass did, for logs, tests and `routeplane demo`.
 #[derive(Clone, Debug, Default)]
 pub struct PassReport {
@@ -66,6 +78,8 @@ pub struct PassReport {
     pub next_retry: Option<Instant>,
     /// False when this replica is not the leader and wrote nothing.
     pub wrote: bool,
+    /// Whether the pass listed the cloud's routes (false: planned from the last listing).
+    pub listed: bool,
 }
 
 /// One route operation of the plan.
@@ -89,6 +103,8 @@ pub struct Reconciler<P> {
     last_error: BTreeMap<String, String>,
     /// The condition reason of the last error, when the provider named one.
     last_reason: BTreeMap<String, &'static str>,
+    /// Kept between passes only when the provider reuses listings.
+    last_listing: Option<LastListing>,
 }
 
 impl<P: RouteProvider> Reconciler<P> {
@@ -114,6 +130,7 @@ impl<P: RouteProvider> Reconciler<P> {
             forwarding_ok: BTreeSet::new(),
             last_error: BTreeMap::new(),
             last_reason: BTreeMap::new(),
+            last_listing: None,
         }
     }
 
@@ -121,8 +138,9 @@ impl<P: RouteProvider> Reconciler<P> {
     ///
     /// # Errors
     /// The listing failed; nothing was written. The caller retries after a backoff.
-    pub async fn pass(&mut self) -> Result<PassReport, ProviderError> {
+    pub async fn pass(&mut self, policy: ListPolicy) -> Result<PassReport, ProviderError> {
         if !self.leadership.is_leader() {
+            self.last_listing = None;
             return Ok(PassReport::default());
         }
         let started = Instant::now();
@@ -145,27 +163,41 @@ impl<P: RouteProvider> Reconciler<P> {
             .iter()
             .filter_map(|n| n.target.as_ref().ok().cloned())
             .collect();
-        let listed = self
-            .call("list", self.provider.list_routes(&instances))
-            .await;
-        let snapshot = match listed {
-            Ok(s) => s,
-            Err(e) => {
-                self.metrics
-                    .passes
-                    .get_or_create(&ReasonLabels {
-                        reason: "list_failed",
-                    })
-                    .inc();
-                return Err(e);
-            }
+        let term = self.leadership.term();
+        let reusable = self.provider.reuses_listing();
+        let last = self
+            .last_listing
+            .take()
+            .filter(|l| policy == ListPolicy::ReuseLast && reusable && l.is_current(term));
+        let listed = last.is_none();
+        let mut listing = match last {
+            Some(l) => l,
+            None => match self
+                .call("list", self.provider.list_routes(&instances))
+                .await
+            {
+                Ok(s) => LastListing::new(s, term),
+                Err(e) => {
+                    self.metrics
+                        .passes
+                        .get_or_create(&ReasonLabels {
+                            reason: "list_failed",
+                        })
+                        .inc();
+                    return Err(e);
+                }
+            },
         };
-        let plan = plan(&self.spec, &nodes, &snapshot);
+        let plan = plan(&self.spec, &nodes, listing.snapshot());
         let mut report = PassReport {
             wrote: true,
+            listed,
             ..PassReport::default()
         };
-        let failed = self.apply(&plan, &nodes, &mut report).await;
+        let failed = self.apply(&plan, &nodes, &mut report, &mut listing).await;
+        if reusable {
+            self.last_listing = Some(listing);
+        }
         report.failed = failed;
         self.update_conditions(&watched, &plan, &report.failed)
             .await;
@@ -221,13 +253,14 @@ impl<P: RouteProvider> Reconciler<P> {
         out
     }
 
-    /// Applies the plan. Returns the failures keyed by node (or by `table/destination` for
-    /// stale deletes, which have no node).
+    /// Applies the plan and records what landed in `listing`. Returns the failures keyed by node
+    /// (or by `table/destination` for stale deletes, which have no node).
     async fn apply(
         &mut self,
         plan: &Plan,
         nodes: &[NodeInfo],
         report: &mut PassReport,
+        listing: &mut LastListing,
     ) -> BTreeMap<String, ProviderError> {
         let now = Instant::now();
         let mut by_node: BTreeMap<&str, Vec<Op>> = BTreeMap::new();
@@ -291,9 +324,20 @@ impl<P: RouteProvider> Reconciler<P> {
                 self.forwarding_ok.insert(key);
             }
             match result {
-                Ok((created, replaced)) => {
-                    report.created += created;
-                    report.replaced += replaced;
+                Ok(ops) => {
+                    for op in ops {
+                        let (old, new) = match op {
+                            Op::Create(d) => {
+                                report.created += 1;
+                                (None, d)
+                            }
+                            Op::Replace(e, d) => {
+                                report.replaced += 1;
+                                (Some(e), d)
+                            }
+                        };
+                        listing.written(old.as_ref(), self.provider.route_as_listed(&new));
+                    }
                     self.backoff.succeeded(&node);
                     self.last_error.remove(&node);
                     self.last_reason.remove(&node);
@@ -307,16 +351,19 @@ impl<P: RouteProvider> Reconciler<P> {
                         None => self.last_reason.remove(&node),
                     };
                     failed.insert(node, e);
+                    listing.invalidate();
                 }
             }
         }
-        for (key, result) in delete_results {
+        for (key, route, result) in delete_results {
             match result {
                 Ok(()) => {
                     report.deleted += 1;
+                    listing.deleted(&route);
                     self.backoff.succeeded(&key);
                 }
                 Err(e) => {
+                    listing.invalidate();
                     self.backoff.failed(&key, Instant::now(), e.retry_after);
                     warn!(route = %key, error = %e, "stale route delete failed");
                     failed.insert(key, e);
@@ -338,11 +385,7 @@ impl<P: RouteProvider> Reconciler<P> {
         needs_forwarding: bool,
         ops: Vec<Op>,
         semaphore: Arc<Semaphore>,
-    ) -> (
-        String,
-        Option<String>,
-        Result<(usize, usize), ProviderError>,
-    ) {
+    ) -> (String, Option<String>, Result<Vec<Op>, ProviderError>) {
         let Ok(permit) = semaphore.clone().acquire_owned().await else {
             return (node, None, Err(shutting_down()));
         };
@@ -358,11 +401,7 @@ impl<P: RouteProvider> Reconciler<P> {
         target: InstanceRef,
         needs_forwarding: bool,
         ops: Vec<Op>,
-    ) -> (
-        String,
-        Option<String>,
-        Result<(usize, usize), ProviderError>,
-    ) {
+    ) -> (String, Option<String>, Result<Vec<Op>, ProviderError>) {
         let mut forwarded = None;
         if needs_forwarding {
             let r = self
@@ -378,33 +417,18 @@ impl<P: RouteProvider> Reconciler<P> {
         }
         let calls = ops.iter().map(|op| async move {
             match op {
-                Op::Create(d) => self
-                    .write("create_route", self.provider.create_route(d))
-                    .await
-                    .map(|()| (1, 0)),
+                Op::Create(d) => {
+                    self.write("create_route", self.provider.create_route(d))
+                        .await
+                }
                 Op::Replace(e, d) => self
                     .write("replace_route", self.provider.replace_route(e, d))
                     .await
-                    .map(|gap| {
-                        self.metrics.replace_gap.observe(gap.as_secs_f64());
-                        (0, 1)
-                    }),
+                    .map(|gap| self.metrics.replace_gap.observe(gap.as_secs_f64())),
             }
         });
-        let mut totals = (0, 0);
-        let mut first_err = None;
-        for r in join_all(calls).await {
-            match r {
-                Ok((c, rp)) => {
-                    totals.0 += c;
-                    totals.1 += rp;
-                }
-                Err(e) => {
-                    first_err.get_or_insert(e);
-                }
-            }
-        }
-        (node, forwarded, first_err.map_or(Ok(totals), Err))
+        let first_err = join_all(calls).await.into_iter().find_map(Result::err);
+        (node, forwarded, first_err.map_or(Ok(ops), Err))
     }
 
     async fn delete_job(
@@ -412,9 +436,9 @@ impl<P: RouteProvider> Reconciler<P> {
         key: String,
         route: CloudRoute,
         semaphore: Arc<Semaphore>,
-    ) -> (String, Result<(), ProviderError>) {
+    ) -> (String, CloudRoute, Result<(), ProviderError>) {
         let Ok(permit) = semaphore.clone().acquire_owned().await else {
-            return (key, Err(shutting_down()));
+            return (key, route, Err(shutting_down()));
         };
         let slot = crate::slot::Slot::new(semaphore, permit);
         let call = self.write("delete_route", self.provider.delete_route(&route));
@@ -423,7 +447,7 @@ impl<P: RouteProvider> Reconciler<P> {
             Err(e) if e.kind == ErrorKind::NotFound => Ok(()),
             other => other,
         };
-        (key, r)
+        (key, route, r)
     }
 
     /// A write: re-checks leadership (a replica that lost the lease while waiting for a slot
@@ -452,11 +476,12 @@ impl<P: RouteProvider> Reconciler<P> {
         let uid = |name: &str| self.store.get(name).map(|w| w.info.uid).unwrap_or_default();
         // One Event per node and reason, not per route: a cold start of 5,000 nodes in three
         // tables would otherwise post 15,000 Events.
-        let mut grouped: BTreeMap<(String, &'static str), (EventType, Vec<String>)> =
-            BTreeMap::new();
-        let mut add = |node: &str, kind: EventType, reason: &'static str, msg: String| {
+        // Keyed by owned strings: with a `&str` in the item type, the lazily made posts below
+        // hit the compiler's higher-ranked `Send` check on the spawned reconcile loop.
+        let mut grouped: BTreeMap<(String, String), (EventType, Vec<String>)> = BTreeMap::new();
+        let mut add = |node: &str, kind: EventType, reason: &str, msg: String| {
             grouped
-                .entry((node.to_string(), reason))
+                .entry((node.to_string(), reason.to_string()))
                 .or_insert((kind, Vec::new()))
                 .1
                 .push(msg);
@@ -494,11 +519,11 @@ impl<P: RouteProvider> Reconciler<P> {
             let uid = uid(&node);
             async move {
                 status
-                    .event(&node, &uid, kind, reason, msgs.join("; "))
-                    .await
+                    .event(&node, &uid, kind, &reason, msgs.join("; "))
+                    .await;
             }
         });
-        in_batches(posts.collect(), self.cfg.concurrency).await;
+        at_most(posts, self.cfg.concurrency).await;
     }
 
     /// Sets `NetworkUnavailable` on every node whose state differs from what it shows.
@@ -601,7 +626,7 @@ impl<P: RouteProvider> Reconciler<P> {
             }
         });
         // Bounded: a cold start must not open thousands of API requests at once.
-        in_batches(patches.collect(), self.cfg.concurrency).await;
+        at_most(patches, self.cfg.concurrency).await;
     }
 
     fn update_metrics(&self, plan: &Plan, report: &PassReport) {
@@ -642,18 +667,14 @@ impl<P: RouteProvider> Reconciler<P> {
     }
 }
 
-/// Runs `futs` at most `n` at a time (in batches: simple, and these are short API writes).
-/// Batches are taken off one iterator: splitting the Vec copied all the remaining futures per
-/// batch (with 5,000 nodes' patches or Events, two ~14 MiB Vecs at once).
-async fn in_batches<F: Future<Output = ()>>(futs: Vec<F>, n: usize) {
-    let mut futs = futs.into_iter();
-    loop {
-        let batch: Vec<F> = futs.by_ref().take(n.max(1)).collect();
-        if batch.is_empty() {
-            return;
-        }
-        join_all(batch).await;
-    }
+/// Runs `futs` at most `n` at a time, making each future only when a place is free: collected
+/// up front, 5,000 nodes' patch or Event futures were ~14 MiB of a debug build's heap.
+async fn at_most<F: Future<Output = ()>>(futs: impl IntoIterator<Item = F>, n: usize) {
+    // A `Vec<()>` never allocates.
+    futures::stream::iter(futs)
+        .buffer_unordered(n.max(1))
+        .collect::<Vec<()>>()
+        .await;
 }
 
 fn lost_leadership(when: &str) -> ProviderError {

@@ -260,6 +260,23 @@ impl RouteProvider for GceProvider {
         })
     }
 
+    /// The list pages through the whole network (one call per 500 routes) to see foreign
+    /// routes too; between resyncs our own writes are all that changes what we own.
+    fn reuses_listing(&self) -> bool {
+        true
+    }
+
+    fn route_as_listed(&self, route: &DesiredRoute) -> CloudRoute {
+        CloudRoute {
+            table: TableId(self.network_key.clone()),
+            destination: route.destination.trunc(),
+            target: route.route_target(),
+            state: RouteState::Active,
+            name: Some(self.naming.name(&route.destination)),
+            claimed: true,
+        }
+    }
+
     async fn create_route(&self, route: &DesiredRoute) -> Result<(), ProviderError> {
         self.calls_ctx().insert(&self.body(route)).await
     }
