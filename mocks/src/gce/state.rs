@@ -154,12 +154,7 @@ impl GceWorldHandle {
     /// # Errors
     /// [`Error::InvalidWorld`] if the result is inconsistent (nothing is changed then).
     pub fn add_instance(&self, instance: Instance) -> Result<(), Error> {
-        self.edit(|w| {
-            let mut next = w.clone().instance_with(instance);
-            next.normalise()?;
-            *w = next;
-            Ok(())
-        })
+        self.edit(|w| w.add_instance(instance))
     }
 
     /// Deletes an instance (routes to it stay, with a `NEXT_HOP_INSTANCE_NOT_FOUND` warning);
