@@ -223,8 +223,15 @@ impl<P: RouteProvider> Reconciler<P> {
                 deleted = report.deleted,
                 failed = report.failed.len(),
                 backing_off = report.backing_off,
+                listed = report.listed,
                 took_ms = started.elapsed().as_millis(),
                 "reconciled routes"
+            );
+        } else {
+            debug!(
+                listed = report.listed,
+                took_ms = started.elapsed().as_millis(),
+                "nothing to change"
             );
         }
         Ok(report)
