@@ -3,11 +3,13 @@
 //! operation waits ([`crate::operations`]) and instance facts ([`crate::instances`]), all through
 //! the budgeted, timed, retried call path ([`crate::call`]).
 //!
-//! Cost model: one paginated `routes.list` per pass, filtered on the network (so foreign
-//! routes at a node's Pod CIDR are seen and reported; one page per 500 routes in the network); one `instances.get` per instance,
-//! ever (it may forward, so the answer is kept); per route that must change, one write plus the
-//! polls of its operation (a few, spaced out; at most `--gce-max-polls` in flight). A wrong
-//! route costs a delete and an insert: GCE routes cannot be updated.
+//! Cost model: one paginated `routes.list` per listing pass (the resync; Node events plan from
+//! the last listing, see [`RouteProvider::reuses_listing`]), filtered on the network (so foreign
+//! routes at a node's Pod CIDR are seen and reported; one page per 500 routes in the network);
+//! one `instances.get` per instance, ever (it may forward, so the answer is kept); per route
+//! that must change, one write plus the polls of its operation (a few, spaced out; at most
+//! `--gce-max-polls` in flight). A wrong route costs a delete and an insert: GCE routes cannot be
+//! updated.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! The route calls: one paginated, filtered `routes.list` per pass, and the writes
+//! The route calls: one paginated, filtered `routes.list` per listing pass, and the writes
 //! `routes.insert` / `routes.delete`, each answered with an Operation that is waited on
 //! ([`crate::operations`]).
 //!
