@@ -383,12 +383,16 @@ async fn a_node_of_another_cloud_or_a_missing_instance_is_named_and_blocks_nobod
     stack.stop().await;
 }
 
-fn list_calls(mock: &MockGce) -> usize {
+fn calls_to(mock: &MockGce, method: &str) -> usize {
     mock.calls()
         .all()
         .iter()
-        .filter(|c| c.method == "compute.routes.list")
+        .filter(|c| c.method == method)
         .count()
+}
+
+fn list_calls(mock: &MockGce) -> usize {
+    calls_to(mock, "compute.routes.list")
 }
 
 /// A Node event is planned from the last listing plus the controller's own writes: adding and
@@ -409,6 +413,11 @@ async fn node_events_plan_from_the_last_listing_and_the_resync_lists() {
     .await;
     let listed = list_calls(&mock);
     assert!(listed >= 1);
+    let writes = |method| calls_to(&mock, method);
+    let (inserted, deleted) = (
+        writes("compute.routes.insert"),
+        writes("compute.routes.delete"),
+    );
 
     // Drift the controller cannot see without listing: node 0's route hijacked to node 1.
     let name = RouteNaming::new(CLUSTER).name(&v4(0).parse().unwrap());
@@ -436,6 +445,10 @@ async fn node_events_plan_from_the_last_listing_and_the_resync_lists() {
         listed,
         "node events must not list the network again"
     );
+    // Exactly the writes the events need: the routes written for node 3 are remembered as
+    // they will be listed, so node 4's pass does not rewrite them.
+    assert_eq!(writes("compute.routes.insert") - inserted, 4);
+    assert_eq!(writes("compute.routes.delete") - deleted, 2);
     assert!(
         routed(&mock, CLUSTER, &v4(0), 1),
         "the hijack is only seen by the next list"
