@@ -405,7 +405,7 @@ async fn node_events_plan_from_the_last_listing_and_the_resync_lists() {
     for i in 0..3 {
         kube.add_node(k8s_node(i)).unwrap();
     }
-    let resync = Duration::from_secs(15);
+    let resync = Duration::from_secs(20);
     let stack = start_with_resync(&mock, &kube, CLUSTER, resync).await;
     eventually("cold start", || {
         (0..3).all(|i| routed(&mock, CLUSTER, &v4(i), i) && routed(&mock, CLUSTER, &v6(i), i))

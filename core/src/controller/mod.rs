@@ -289,11 +289,13 @@ async fn run_loop<P: RouteProvider>(mut p: LoopParts<P>) {
             } else {
                 ListPolicy::Fresh
             };
+            // A pass lists first thing, so the resync period counts from its start.
+            let started = Instant::now();
             match p.reconciler.pass(policy).await {
                 Ok(report) => {
                     list_failures = 0;
                     if report.listed {
-                        last_listed = Some(Instant::now());
+                        last_listed = Some(started);
                     }
                     if let Some(t) = last_listed {
                         next = t + p.resync;

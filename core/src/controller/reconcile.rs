@@ -56,10 +56,11 @@ impl Default for ReconcileConfig {
 /// Whether a pass lists the cloud's routes first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ListPolicy {
-    /// List: the resync, a new term, a retry after a failure.
+    /// List: the resync, gaining the lease, a retry after a failure.
     Fresh,
     /// Plan from the last listing plus our own writes when the provider allows it and the
-    /// listing is still current (see [`crate::RouteProvider::reuses_listing`]); else list.
+    /// listing is still current: same lease term, no write failed since (see
+    /// [`crate::RouteProvider::reuses_listing`]); else list.
     ReuseLast,
 }
 
@@ -86,6 +87,17 @@ pub struct PassReport {
 enum Op {
     Create(DesiredRoute),
     Replace(CloudRoute, DesiredRoute),
+}
+
+/// What one node's job did.
+struct NodeOutcome {
+    node: String,
+    /// The instance whose forwarding was just made sure of, to remember.
+    forwarded: Option<String>,
+    /// The node's route operations, all applied, or the first error.
+    result: Result<Vec<Op>, ProviderError>,
+    /// Whether a route write was sent: a failed one may still have landed.
+    routes_sent: bool,
 }
 
 /// The per-process state a pass needs.
@@ -326,7 +338,13 @@ impl<P: RouteProvider> Reconciler<P> {
         let (node_results, delete_results) = futures::join!(node_jobs, delete_jobs);
 
         let mut failed = BTreeMap::new();
-        for (node, forwarded, result) in node_results {
+        for outcome in node_results {
+            let NodeOutcome {
+                node,
+                forwarded,
+                result,
+                routes_sent,
+            } = outcome;
             if let Some(key) = forwarded {
                 self.forwarding_ok.insert(key);
             }
@@ -358,7 +376,9 @@ impl<P: RouteProvider> Reconciler<P> {
                         None => self.last_reason.remove(&node),
                     };
                     failed.insert(node, e);
-                    listing.invalidate();
+                    if routes_sent {
+                        listing.invalidate();
+                    }
                 }
             }
         }
@@ -392,9 +412,14 @@ impl<P: RouteProvider> Reconciler<P> {
         needs_forwarding: bool,
         ops: Vec<Op>,
         semaphore: Arc<Semaphore>,
-    ) -> (String, Option<String>, Result<Vec<Op>, ProviderError>) {
+    ) -> NodeOutcome {
         let Ok(permit) = semaphore.clone().acquire_owned().await else {
-            return (node, None, Err(shutting_down()));
+            return NodeOutcome {
+                node,
+                forwarded: None,
+                result: Err(shutting_down()),
+                routes_sent: false,
+            };
         };
         // The provider may give the slot back while it only waits (see `crate::slot`).
         let slot = crate::slot::Slot::new(semaphore, permit);
@@ -408,7 +433,7 @@ impl<P: RouteProvider> Reconciler<P> {
         target: InstanceRef,
         needs_forwarding: bool,
         ops: Vec<Op>,
-    ) -> (String, Option<String>, Result<Vec<Op>, ProviderError>) {
+    ) -> NodeOutcome {
         let mut forwarded = None;
         if needs_forwarding {
             let r = self
@@ -418,7 +443,12 @@ impl<P: RouteProvider> Reconciler<P> {
                 )
                 .await;
             if let Err(e) = r {
-                return (node, None, Err(e));
+                return NodeOutcome {
+                    node,
+                    forwarded: None,
+                    result: Err(e),
+                    routes_sent: false,
+                };
             }
             forwarded = Some(target.key());
         }
@@ -435,7 +465,12 @@ impl<P: RouteProvider> Reconciler<P> {
             }
         });
         let first_err = join_all(calls).await.into_iter().find_map(Result::err);
-        (node, forwarded, first_err.map_or(Ok(ops), Err))
+        NodeOutcome {
+            node,
+            forwarded,
+            routes_sent: !ops.is_empty(),
+            result: first_err.map_or(Ok(ops), Err),
+        }
     }
 
     async fn delete_job(

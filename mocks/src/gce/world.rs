@@ -452,10 +452,6 @@ impl GceWorld {
         }
     }
 
-    /// Checks references and assigns ids, numbers and timestamps. Idempotent.
-    ///
-    /// # Errors
-    /// [`Error::InvalidWorld`] naming the first problem.
     /// Adds one instance after the checks [`Self::normalise`] makes of it, without re-checking
     /// (and cloning) the whole world: the bench's churn adds instances to 5,000-node worlds.
     ///
@@ -479,6 +475,10 @@ impl GceWorld {
         Ok(())
     }
 
+    /// Checks references and assigns ids, numbers and timestamps. Idempotent.
+    ///
+    /// # Errors
+    /// [`Error::InvalidWorld`] naming the first problem.
     pub fn normalise(&mut self) -> Result<(), Error> {
         let bad = |m: String| Err(Error::InvalidWorld(m));
         if !valid_name(&self.project) && !self.project.contains(':') {

@@ -263,7 +263,8 @@ impl RouteProvider for GceProvider {
     }
 
     /// The list pages through the whole network (one call per 500 routes) to see foreign
-    /// routes too; between resyncs our own writes are all that changes what we own.
+    /// routes too. Between resyncs, planning assumes our own writes are the only changes; a
+    /// hand edit or a new foreign route made meanwhile is seen at the next resync.
     fn reuses_listing(&self) -> bool {
         true
     }
