@@ -6,6 +6,8 @@
 //! Changes made behind our back (drift, foreign routes) are seen at the next full list, the
 //! resync.
 
+use std::collections::BTreeSet;
+
 use crate::model::{CloudRoute, RouteSnapshot};
 
 /// A listing and the lease term it belongs to.
@@ -40,17 +42,14 @@ impl LastListing {
         self.stale = true;
     }
 
-    /// A route we created (or that replaced `old`) now exists as `new`.
-    pub(super) fn written(&mut self, old: Option<&CloudRoute>, new: CloudRoute) {
-        if let Some(old) = old {
-            self.deleted(old);
+    /// A pass's writes landed: the `removed` routes (deleted, found already gone, or replaced)
+    /// no longer exist and the `added` ones do. One sweep however many there are: a sweep per
+    /// delete would be quadratic when thousands of nodes go at once.
+    pub(super) fn record(&mut self, removed: &BTreeSet<CloudRoute>, added: Vec<CloudRoute>) {
+        if !removed.is_empty() {
+            self.snapshot.routes.retain(|r| !removed.contains(r));
         }
-        self.snapshot.routes.push(new);
-    }
-
-    /// A route we deleted (or found already gone) no longer exists.
-    pub(super) fn deleted(&mut self, route: &CloudRoute) {
-        self.snapshot.routes.retain(|r| r != route);
+        self.snapshot.routes.extend(added);
     }
 }
 
@@ -82,14 +81,16 @@ mod tests {
             3,
         );
         let moved = route("10.244.2.0/24", "i-9", true);
-        l.written(Some(&ours), moved.clone());
         let created = route("10.244.1.0/24", "i-1", true);
-        l.written(None, created.clone());
+        l.record(
+            &BTreeSet::from([ours.clone()]),
+            vec![moved.clone(), created.clone()],
+        );
         assert_eq!(
             l.snapshot().routes,
             vec![foreign.clone(), moved.clone(), created.clone()]
         );
-        l.deleted(&moved);
+        l.record(&BTreeSet::from([moved]), Vec::new());
         assert_eq!(l.snapshot().routes, vec![foreign, created]);
         assert!(l.is_current(3));
         assert!(!l.is_current(4), "another term must list again");

@@ -338,6 +338,9 @@ impl<P: RouteProvider> Reconciler<P> {
         let (node_results, delete_results) = futures::join!(node_jobs, delete_jobs);
 
         let mut failed = BTreeMap::new();
+        // What landed, for the listing: recorded in one sweep after the pass.
+        let mut removed = BTreeSet::new();
+        let mut added = Vec::new();
         for outcome in node_results {
             let NodeOutcome {
                 node,
@@ -351,17 +354,17 @@ impl<P: RouteProvider> Reconciler<P> {
             match result {
                 Ok(ops) => {
                     for op in ops {
-                        let (old, new) = match op {
+                        match op {
                             Op::Create(d) => {
                                 report.created += 1;
-                                (None, d)
+                                added.push(d);
                             }
                             Op::Replace(e, d) => {
                                 report.replaced += 1;
-                                (Some(e), d)
+                                removed.insert(e);
+                                added.push(d);
                             }
-                        };
-                        listing.written(old.as_ref(), self.provider.route_as_listed(&new));
+                        }
                     }
                     self.backoff.succeeded(&node);
                     self.last_error.remove(&node);
@@ -386,7 +389,7 @@ impl<P: RouteProvider> Reconciler<P> {
             match result {
                 Ok(()) => {
                     report.deleted += 1;
-                    listing.deleted(&route);
+                    removed.insert(route);
                     self.backoff.succeeded(&key);
                 }
                 Err(e) => {
@@ -396,6 +399,10 @@ impl<P: RouteProvider> Reconciler<P> {
                     failed.insert(key, e);
                 }
             }
+        }
+        if self.provider.reuses_listing() {
+            let added = added.iter().map(|d| self.provider.route_as_listed(d));
+            listing.record(&removed, added.collect());
         }
         self.emit_route_events(plan, &failed).await;
         failed
